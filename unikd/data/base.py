@@ -1,0 +1,98 @@
+"""The in-memory form every data set loader produces."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from unikd.errors import UserError
+
+
+class DataError(UserError):
+    """Bad or missing data. The message names the file, the key or value, and what was expected."""
+
+
+@dataclass
+class WindowSet:
+    """All windows of one data set.
+
+    X: float32 (N, C, L) windows, channels first (as the torch models take them).
+    y: int64 (N,) class index in [0, num_classes).
+    domain: int64 (N,) domain id (subject for HAR).
+    split: int8 (N,) 0 = train part, 1 = test part of its domain (the AdaTime split where the data has one).
+    order: int64 (N,) position of the row inside its (domain, split) part, so scenario parts keep a stable order.
+    stride: samples between the starts of consecutive windows in the recording (window length if unknown).
+    """
+
+    name: str
+    X: np.ndarray
+    y: np.ndarray
+    domain: np.ndarray
+    split: np.ndarray
+    order: np.ndarray
+    class_names: list[str]
+    channel_names: list[str]
+    stride: int
+    sample_rate_hz: float | None = None
+    source: Path | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def num_channels(self) -> int:
+        return int(self.X.shape[1])
+
+    @property
+    def window(self) -> int:
+        return int(self.X.shape[2])
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def domains(self) -> list[int]:
+        return sorted(int(d) for d in np.unique(self.domain))
+
+    def rows(self, domain: int, split: int) -> np.ndarray:
+        """Row indices of one domain's train (0) or test (1) part, in their stable order."""
+        idx = np.flatnonzero((self.domain == domain) & (self.split == split))
+        return idx[np.argsort(self.order[idx], kind="stable")]
+
+
+def validate_windows(ws: WindowSet, where: str) -> WindowSet:
+    """Check the arrays of a WindowSet; raise DataError naming `where` and what is wrong."""
+    X = ws.X
+    if X.ndim != 3:
+        raise DataError(f"{where}: X must have 3 dimensions (N x C x L), got shape {X.shape}")
+    n = X.shape[0]
+    if n == 0:
+        raise DataError(f"{where}: X holds no windows")
+    for key in ("y", "domain", "split", "order"):
+        arr = getattr(ws, key)
+        if arr.shape != (n,):
+            raise DataError(f"{where}: {key} must have shape ({n},) to match X, got {arr.shape}")
+    if not np.isfinite(X).all():
+        bad = np.argwhere(~np.isfinite(X))[0]
+        raise DataError(
+            f"{where}: X has NaN or inf values ({int((~np.isfinite(X)).sum())} of them, first at window {bad[0]}, "
+            f"channel {bad[1]}, sample {bad[2]}); clean or drop those windows first"
+        )
+    k = len(ws.class_names)
+    if k < 2:
+        raise DataError(f"{where}: need at least 2 classes, got {k}")
+    if ws.y.min() < 0 or ws.y.max() >= k:
+        bad = ws.y[(ws.y < 0) | (ws.y >= k)]
+        raise DataError(f"{where}: labels must be in 0..{k - 1} ({k} classes), found {sorted(set(bad.tolist()))[:10]}")
+    if not set(np.unique(ws.split).tolist()) <= {0, 1}:
+        raise DataError(f"{where}: split must be 0 (train) or 1 (test), found {sorted(np.unique(ws.split).tolist())}")
+    if len(ws.channel_names) != X.shape[1]:
+        raise DataError(f"{where}: {len(ws.channel_names)} channel names for {X.shape[1]} channels")
+    if not (1 <= ws.stride <= X.shape[2]):
+        raise DataError(f"{where}: stride must be in 1..{X.shape[2]} samples, got {ws.stride}")
+    ws.X = np.ascontiguousarray(X, dtype=np.float32)
+    ws.y = ws.y.astype(np.int64)
+    ws.domain = ws.domain.astype(np.int64)
+    ws.split = ws.split.astype(np.int8)
+    ws.order = ws.order.astype(np.int64)
+    return ws

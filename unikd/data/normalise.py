@@ -1,0 +1,56 @@
+"""Per-channel normalisation, fitted on training windows only and saved with the model.
+
+The same constants are exported to the firmware, which applies y = (x - mean) * inv_std in float32 before
+quantising; `apply` does exactly that arithmetic so host and device agree.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from unikd.data.base import DataError
+
+KINDS = ("zscore", "none")
+
+
+@dataclass
+class Normaliser:
+    mean: np.ndarray  # float32 (C,)
+    inv_std: np.ndarray  # float32 (C,)
+    kind: str = "zscore"
+
+    @classmethod
+    def fit(cls, windows: list[np.ndarray], kind: str = "zscore") -> "Normaliser":
+        """Fit on training windows (each N x C x L); never pass test data."""
+        if kind not in KINDS:
+            raise DataError(f"unknown normalisation {kind!r}; valid: {', '.join(KINDS)}")
+        c = windows[0].shape[1]
+        if kind == "none":
+            return cls(np.zeros(c, np.float32), np.ones(c, np.float32), kind)
+        x = np.concatenate([w.transpose(1, 0, 2).reshape(c, -1) for w in windows], axis=1).astype(np.float64)
+        std = x.std(axis=1)
+        std[std < 1e-8] = 1.0  # a constant channel stays as it is rather than blowing up
+        return cls(x.mean(axis=1).astype(np.float32), (1.0 / std).astype(np.float32), kind)
+
+    def apply(self, X: np.ndarray) -> np.ndarray:
+        """X: (N, C, L) float32 -> normalised float32, with float32 arithmetic (as on the device)."""
+        X = np.asarray(X, np.float32)
+        return ((X - self.mean[None, :, None]) * self.inv_std[None, :, None]).astype(np.float32)
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "mean": self.mean.tolist(), "inv_std": self.inv_std.tolist()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Normaliser":
+        return cls(np.asarray(d["mean"], np.float32), np.asarray(d["inv_std"], np.float32), d.get("kind", "zscore"))
+
+    def save(self, path: Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2))
+
+    @classmethod
+    def load(cls, path: Path) -> "Normaliser":
+        return cls.from_dict(json.loads(Path(path).read_text()))
