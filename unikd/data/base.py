@@ -38,6 +38,11 @@ class WindowSet:
     sample_rate_hz: float | None = None
     source: Path | None = None
     extra: dict = field(default_factory=dict)
+    # How `split` was made, shown by `unikd-mcu data show` (e.g. "AdaTime split", "seeded 70/30 ...").
+    split_kind: str = "given"
+    # Original domain labels when they are not integers (AdaTime file suffixes such as "a"): domain id i is
+    # domain_names[i]. Empty when the ids are the data set's own numbers.
+    domain_names: list[str] = field(default_factory=list)
 
     @property
     def num_channels(self) -> int:
@@ -54,6 +59,19 @@ class WindowSet:
     def domains(self) -> list[int]:
         return sorted(int(d) for d in np.unique(self.domain))
 
+    def domain_label(self, domain: int) -> str:
+        return self.domain_names[domain] if self.domain_names else str(domain)
+
+    def require_domain(self, domain: int, role: str = "domain") -> int:
+        """`domain` if the data set has it, else a DataError listing the valid ones."""
+        valid = self.domains()
+        if domain not in valid:
+            raise DataError(
+                f"unknown {role} {domain} in data set {self.name} ({self.source}); valid domains: "
+                f"{', '.join(str(d) for d in valid)}"
+            )
+        return domain
+
     def rows(self, domain: int, split: int) -> np.ndarray:
         """Row indices of one domain's train (0) or test (1) part, in their stable order."""
         idx = np.flatnonzero((self.domain == domain) & (self.split == split))
@@ -64,18 +82,21 @@ def validate_windows(ws: WindowSet, where: str) -> WindowSet:
     """Check the arrays of a WindowSet; raise DataError naming `where` and what is wrong."""
     X = ws.X
     if X.ndim != 3:
-        raise DataError(f"{where}: X must have 3 dimensions (N x C x L), got shape {X.shape}")
+        raise DataError(f"{where}: key 'X' must have 3 dimensions (N x C x L), got shape {X.shape}")
     n = X.shape[0]
     if n == 0:
-        raise DataError(f"{where}: X holds no windows")
+        raise DataError(f"{where}: key 'X' holds no windows (shape {X.shape})")
     for key in ("y", "domain", "split", "order"):
         arr = getattr(ws, key)
         if arr.shape != (n,):
-            raise DataError(f"{where}: {key} must have shape ({n},) to match X, got {arr.shape}")
+            raise DataError(f"{where}: {key} must have shape ({n},), one value per window of X, got {arr.shape}")
+    if X.dtype.kind not in "biuf":
+        raise DataError(f"{where}: key 'X' must hold real numbers, got dtype {X.dtype}")
     if not np.isfinite(X).all():
         bad = np.argwhere(~np.isfinite(X))[0]
         raise DataError(
-            f"{where}: X has NaN or inf values ({int((~np.isfinite(X)).sum())} of them, first at window {bad[0]}, "
+            f"{where}: key 'X' has NaN or inf values ({int((~np.isfinite(X)).sum())} of them, "
+            f"first at window {bad[0]}, "
             f"channel {bad[1]}, sample {bad[2]}); clean or drop those windows first"
         )
     k = len(ws.class_names)
@@ -83,13 +104,18 @@ def validate_windows(ws: WindowSet, where: str) -> WindowSet:
         raise DataError(f"{where}: need at least 2 classes, got {k}")
     if ws.y.min() < 0 or ws.y.max() >= k:
         bad = ws.y[(ws.y < 0) | (ws.y >= k)]
-        raise DataError(f"{where}: labels must be in 0..{k - 1} ({k} classes), found {sorted(set(bad.tolist()))[:10]}")
+        raise DataError(
+            f"{where}: labels (key 'y') must be in 0..{k - 1} ({k} classes: {', '.join(ws.class_names)}), "
+            f"found {sorted(set(bad.tolist()))[:10]} in {len(bad)} window(s)"
+        )
     if not set(np.unique(ws.split).tolist()) <= {0, 1}:
         raise DataError(f"{where}: split must be 0 (train) or 1 (test), found {sorted(np.unique(ws.split).tolist())}")
     if len(ws.channel_names) != X.shape[1]:
         raise DataError(f"{where}: {len(ws.channel_names)} channel names for {X.shape[1]} channels")
     if not (1 <= ws.stride <= X.shape[2]):
         raise DataError(f"{where}: stride must be in 1..{X.shape[2]} samples, got {ws.stride}")
+    if len(ws.domain_names) not in (0, len(np.unique(ws.domain))):
+        raise DataError(f"{where}: {len(ws.domain_names)} domain names for {len(np.unique(ws.domain))} domains")
     ws.X = np.ascontiguousarray(X, dtype=np.float32)
     ws.y = ws.y.astype(np.int64)
     ws.domain = ws.domain.astype(np.int64)

@@ -1,0 +1,111 @@
+"""Shared pytest fixtures.
+
+Real data: the UCI-HAR copy under $UNIKD_DATA_DIR, or ../shared/data next to the repository (where CI and the
+development machines keep it). A missing copy fails the tests that need it instead of skipping them, so a
+misconfigured CI cannot pass by testing nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def real_data_dir_path() -> Path:
+    env = os.environ.get("UNIKD_DATA_DIR")
+    return Path(env).expanduser().resolve() if env else REPO_ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def real_data_dir() -> Path:
+    """The data directory that holds the real ucihar/ucihar.npz."""
+    d = real_data_dir_path()
+    if not (d / "ucihar" / "ucihar.npz").is_file():
+        pytest.fail(
+            f"real UCI-HAR data not found at {d / 'ucihar' / 'ucihar.npz'}; set UNIKD_DATA_DIR to the folder "
+            f"holding ucihar/ucihar.npz (CI: ../shared/data)"
+        )
+    return d
+
+
+@pytest.fixture(scope="session")
+def ucihar_arrays(real_data_dir) -> dict:
+    """Every array of the real ucihar.npz, read once per test session (about 50 MB)."""
+    with np.load(real_data_dir / "ucihar" / "ucihar.npz", allow_pickle=False) as npz:
+        return {k: npz[k] for k in npz.files}
+
+
+# --- builders of small real-data folders in other formats, from rows of the real npz -----------------------
+
+
+def _uci_text(values: np.ndarray) -> str:
+    """Rows in the layout of the official text files: space-padded, 3-digit exponents (e.g. ' 2.5717778e-001').
+    Nine significant digits, so every float32 value reads back bit for bit."""
+    values = np.atleast_2d(values)
+    fmt = " ".join(["%15.8e"] * values.shape[1])
+    text = "\n".join(fmt % tuple(row) for row in values.tolist()) + "\n"
+    return text.replace("e-", "e-0").replace("e+", "e+0")  # Python writes 2 exponent digits, UCI 3
+
+
+@pytest.fixture(scope="session")
+def make_uci_archive(ucihar_arrays):
+    """Function (root, subjects, max_rows=None) -> row indices into the npz: writes `root/{train,test}/...` in the
+    official format for those subjects (each subject in its original UCI part, rows in npz order)."""
+    from unikd.data.ucihar_archive import SIGNALS
+
+    def build(root: Path, subjects, max_rows: int | None = None) -> np.ndarray:
+        a = ucihar_arrays
+        chosen = np.isin(a["subject"], list(subjects))
+        if max_rows is not None:  # keep only the first rows of each part (small files for error tests)
+            for s in (0, 1):
+                chosen[np.flatnonzero(chosen & (a["split"] == s))[max_rows:]] = False
+        for s, part in enumerate(("train", "test")):
+            rows = np.flatnonzero(chosen & (a["split"] == s))
+            (root / part / "Inertial Signals").mkdir(parents=True)
+            (root / part / f"y_{part}.txt").write_text("".join(f"{v + 1}\n" for v in a["y"][rows]))
+            (root / part / f"subject_{part}.txt").write_text("".join(f"{v}\n" for v in a["subject"][rows]))
+            for c, name in enumerate(SIGNALS):
+                (root / part / "Inertial Signals" / f"{name}_{part}.txt").write_text(_uci_text(a["X"][rows, c]))
+        return np.flatnonzero(chosen)  # npz order = original train file, then test file
+
+    return build
+
+
+@pytest.fixture(scope="session")
+def make_adatime_folder(ucihar_arrays):
+    """Function (folder, subjects, layout="NCL", as_tensor=False) -> {(subject, split): npz rows in file order}:
+    writes AdaTime's train_<s>.pt / test_<s>.pt (float64 samples and labels, as AdaTime ships them)."""
+    import torch
+
+    def build(folder: Path, subjects, layout: str = "NCL", as_tensor: bool = False) -> dict:
+        a = ucihar_arrays
+        folder.mkdir(parents=True, exist_ok=True)
+        parts = {}
+        for d in subjects:
+            for s, part in enumerate(("train", "test")):
+                rows = np.flatnonzero((a["subject"] == d) & (a["adatime_split"] == s))
+                rows = rows[np.argsort(a["adatime_index"][rows])]
+                samples = a["X"][rows].astype(np.float64)
+                if layout == "NLC":
+                    samples = samples.transpose(0, 2, 1).copy()
+                labels = a["y"][rows].astype(np.float64)
+                if as_tensor:
+                    samples, labels = torch.from_numpy(samples), torch.from_numpy(labels)
+                torch.save({"samples": samples, "labels": labels}, folder / f"{part}_{d}.pt")
+                parts[(d, s)] = rows
+        return parts
+
+    return build
+
+
+@pytest.fixture(scope="session")
+def uci_archive_dir(tmp_path_factory, make_uci_archive):
+    """(data dir holding ucihar/UCI HAR Dataset for subjects 1, 2, 3, npz rows it holds); built once, read only."""
+    data_dir = tmp_path_factory.mktemp("uci_archive")
+    rows = make_uci_archive(data_dir / "ucihar" / "UCI HAR Dataset", (1, 2, 3))
+    return data_dir, rows

@@ -1,0 +1,82 @@
+"""`unikd-mcu train` / `sweep` from the command line: help, bad input, nothing half-written."""
+
+import subprocess
+import sys
+
+import pytest
+
+
+def cli(*args, env_data=None, cwd=None):
+    import os
+
+    env = dict(os.environ)
+    if env_data:
+        env["UNIKD_DATA_DIR"] = str(env_data)
+    return subprocess.run([sys.executable, "-m", "unikd.cli", *args], capture_output=True, text=True, env=env,
+                          cwd=cwd, timeout=600)
+
+
+def test_help_lists_commands():
+    r = cli("--help")
+    assert r.returncode == 0
+    for cmd in ("train", "sweep", "data", "build", "boards", "flash", "hil"):
+        assert cmd in r.stdout
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--method", "fancy"], "unknown method 'fancy'; valid methods: aad, dann, kd, mobileda, source-only"),
+    (["--source", "99"], "unknown source domain 99 in data set ucihar; valid domains: [1, 2, 3,"),
+    (["--dataset", "nope"], "unknown data set 'nope'"),
+])
+def test_bad_input_names_the_value_and_lists_valid_ones(real_data_dir, tmp_path, args, needle):
+    r = cli("train", "--quiet", "--out", str(tmp_path / "run"), *args, env_data=real_data_dir)
+    assert r.returncode == 2, r.stderr
+    assert needle in r.stderr
+    assert not (tmp_path / "run").exists()
+    assert list(tmp_path.iterdir()) == [] or all(p.name == "teachers" for p in tmp_path.iterdir())
+
+
+def test_missing_data_names_the_path_and_how_to_get_it(tmp_path):
+    r = cli("train", "--quiet", "--out", str(tmp_path / "run"), "--data-dir", str(tmp_path / "empty"))
+    assert r.returncode == 2
+    assert str(tmp_path / "empty" / "ucihar" / "ucihar.npz") in r.stderr
+    assert "unikd-mcu data download ucihar" in r.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_config_file_with_unknown_setting_is_refused(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("method: unikd\nepoch: 3\n")
+    r = cli("train", "--config", str(cfg), "--out", str(tmp_path / "run"))
+    assert r.returncode == 2
+    assert "unknown setting(s) epoch" in r.stderr and "epochs" in r.stderr
+
+
+def test_non_positive_learning_rate_is_refused(tmp_path):
+    r = cli("train", "--quiet", "--out", str(tmp_path / "run"), "--lr", "-1")
+    assert r.returncode == 2 and "lr must be positive, got -1.0" in r.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_failure_while_writing_leaves_neither_run_nor_temporary_folder(tmp_path):
+    from unikd.rundir import atomic_dir
+
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "old.txt").write_text("previous run")
+    with pytest.raises(RuntimeError):
+        with atomic_dir(tmp_path / "run") as tmp:
+            (tmp / "student.pt").write_text("half")
+            raise RuntimeError("killed mid-write")
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]  # no temporary folder left
+    assert (tmp_path / "run" / "old.txt").read_text() == "previous run"  # the previous run is untouched
+
+
+def test_sweep_writes_markdown_csv_and_plot(real_data_dir, tmp_path):
+    r = cli("sweep", "--scenarios", "2->11", "--seeds", "0", "--methods", "source-only,dann", "--epochs", "2",
+            "--jobs", "1", "--out", str(tmp_path / "sw"), env_data=real_data_dir)
+    assert r.returncode == 0, r.stderr
+    assert "| source-only |" in r.stdout and "| dann |" in r.stdout
+    s = tmp_path / "sw" / "summary"
+    for name in ("results.csv", "summary.md", "summary.json", "summary.png"):
+        assert (s / name).is_file()
+    assert len((s / "results.csv").read_text().splitlines()) == 3

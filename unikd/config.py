@@ -1,0 +1,99 @@
+"""Training configuration: defaults < method defaults < config file < command-line flags."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+import yaml
+
+from unikd.errors import UserError
+
+
+@dataclass
+class TrainConfig:
+    dataset: str = "ucihar"
+    source: int = 2
+    target: int = 11
+    method: str = "unikd"
+    seed: int = 0
+    data_dir: str | None = None
+    out: str | None = None  # run directory; default runs/<scenario>_<method>_s<seed>
+    teacher_cache: str | None = None  # default: <out's parent>/teachers
+    # optimisation (Adam, betas 0.5/0.99, as the reference code)
+    epochs: int = 40
+    teacher_epochs: int = 40
+    batch_size: int = 32
+    lr: float = 1e-3
+    teacher_lr: float = 1e-3
+    weight_decay: float = 1e-4
+    normalise: str = "zscore"
+    # losses
+    temperature: float = 4.0
+    beta_min: float = 0.1
+    beta_max: float = 0.9
+    ce_weight: float = 1.0
+    domain_weight: float = 1.0
+    coral_weight: float = 1.0
+    adv_weight: float = 0.1
+    lambda_schedule: str = "ramp"  # or "authors"
+    # models
+    teacher_model: str = "cnn-teacher"
+    student_model: str = "cnn-student"
+    # machine
+    threads: int = 1
+    progress: bool = True
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def run_name(self) -> str:
+        return f"{self.dataset}_{self.source}to{self.target}_{self.method}_s{self.seed}"
+
+    def run_dir(self) -> Path:
+        return Path(self.out) if self.out else Path("runs") / self.run_name()
+
+    def teacher_cache_dir(self) -> Path:
+        return Path(self.teacher_cache) if self.teacher_cache else self.run_dir().parent / "teachers"
+
+
+FIELD_NAMES = {f.name for f in fields(TrainConfig)}
+
+
+def read_config_file(path) -> dict:
+    """A YAML or JSON file of TrainConfig fields."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"config file {path} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text()) if path.suffix in (".yaml", ".yml") else json.loads(path.read_text())
+    except (yaml.YAMLError, json.JSONDecodeError) as e:
+        raise UserError(f"config file {path} is not valid {'YAML' if path.suffix != '.json' else 'JSON'}: {e}")
+    if not isinstance(data, dict):
+        raise UserError(f"config file {path} must hold a mapping of settings, got {type(data).__name__}")
+    return data
+
+
+def resolve_config(overrides: dict) -> TrainConfig:
+    """Build the config: dataclass defaults, then the chosen method's defaults, then `overrides` (file + flags)."""
+    from unikd.methods import METHODS
+
+    unknown = sorted(set(overrides) - FIELD_NAMES)
+    if unknown:
+        raise UserError(f"unknown setting(s) {', '.join(unknown)}; valid settings: {', '.join(sorted(FIELD_NAMES))}")
+    method = overrides.get("method", TrainConfig.method)
+    values = dict(METHODS.get(method).defaults)
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    cfg = TrainConfig(**values)
+    if cfg.lambda_schedule not in ("ramp", "authors"):
+        raise UserError(f"lambda_schedule must be 'ramp' or 'authors', got {cfg.lambda_schedule!r}")
+    for name in ("epochs", "teacher_epochs", "batch_size", "threads"):
+        if getattr(cfg, name) < 1:
+            raise UserError(f"{name} must be at least 1, got {getattr(cfg, name)}")
+    for name in ("lr", "teacher_lr", "temperature"):
+        if not getattr(cfg, name) > 0:
+            raise UserError(f"{name} must be positive, got {getattr(cfg, name)}")
+    return cfg

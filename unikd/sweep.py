@@ -1,0 +1,114 @@
+"""Scenarios x seeds x methods. Each (scenario, seed) job trains its teachers once and every student method
+reuses them; jobs run in parallel worker processes (`jobs`), one torch thread each."""
+
+from __future__ import annotations
+
+import csv
+import json
+import multiprocessing as mp
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from unikd.config import resolve_config
+from unikd.rundir import atomic_dir, write_json
+
+ROW_KEYS = ("scenario", "seed", "method", "macro_f1", "accuracy", "teacher_macro_f1", "teacher_seconds",
+            "student_seconds", "run_dir")
+
+
+def _job(scenario: tuple[int, int], seed: int, methods: list[str], base: dict, out: Path) -> list[dict]:
+    from unikd.data import load_dataset
+    from unikd.data.scenario import scenario_data
+    from unikd.train import train_run
+
+    src, tgt = scenario
+    cfg0 = resolve_config(base | {"source": src, "target": tgt, "seed": seed})
+    data = scenario_data(load_dataset(cfg0.dataset, cfg0.data_dir), src, tgt)
+    rows = []
+    for method in methods:
+        cfg = resolve_config(base | {"source": src, "target": tgt, "seed": seed, "method": method,
+                                     "progress": False, "teacher_cache": str(out / "teachers")})
+        cfg.out = str(out / "runs" / cfg.run_name())
+        run_dir = train_run(cfg, data)
+        m = json.loads((run_dir / "metrics.json").read_text())
+        t = m.get("teacher") or {}
+        rows.append({"scenario": f"{src}->{tgt}", "seed": seed, "method": method, "macro_f1": m["macro_f1"],
+                     "accuracy": m["accuracy"], "teacher_macro_f1": t.get("macro_f1"),
+                     "teacher_seconds": None if t.get("cached", True) else t.get("seconds"),
+                     "student_seconds": m["student_seconds"], "run_dir": str(run_dir)})
+    return rows
+
+
+def run_sweep(scenarios: list[tuple[int, int]], seeds: list[int], methods: list[str], base: dict, out: Path,
+              jobs: int = 1, progress: bool = True) -> list[dict]:
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    work = [(sc, seed) for sc in scenarios for seed in seeds]
+    rows: list[dict] = []
+    bar = tqdm(total=len(work), desc="sweep", unit="scenario-seed", disable=not progress)
+    if jobs <= 1:
+        for sc, seed in work:
+            rows += _job(sc, seed, methods, base, out)
+            bar.update()
+    else:
+        # spawn, not fork: forking a process that already runs torch's thread pools can deadlock
+        with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as pool:
+            futures = [pool.submit(_job, sc, seed, methods, base, out) for sc, seed in work]
+            for f in as_completed(futures):
+                rows += f.result()
+                bar.update()
+    bar.close()
+    order = {(f"{s}->{t}", seed, m): i for i, ((s, t), seed, m) in
+             enumerate((sc, seed, m) for sc in scenarios for seed in seeds for m in methods)}
+    rows.sort(key=lambda r: order[(r["scenario"], r["seed"], r["method"])])
+    return rows
+
+
+def summarise(rows: list[dict], key: str = "macro_f1") -> dict:
+    """{method: {scenario: (mean, std) in %, ..., "mean": (mean of scenario means, mean of scenario stds)}}."""
+    table: dict[str, dict] = {}
+    for method in dict.fromkeys(r["method"] for r in rows):
+        per = {}
+        for sc in dict.fromkeys(r["scenario"] for r in rows):
+            v = [100 * r[key] for r in rows if r["method"] == method and r["scenario"] == sc and r[key] is not None]
+            if v:
+                per[sc] = (float(np.mean(v)), float(np.std(v)))
+        means = [m for m, _ in per.values()]
+        per["mean"] = (float(np.mean(means)), float(np.mean([s for _, s in per.values()])))
+        table[method] = per
+    return table
+
+
+def markdown_table(table: dict, title: str = "macro-F1 (%)") -> str:
+    scenarios = [k for k in next(iter(table.values())) if k != "mean"]
+    head = f"| {title} | " + " | ".join(scenarios) + " | mean |"
+    lines = [head, "|" + "---|" * (len(scenarios) + 2)]
+    for method, per in table.items():
+        cells = [f"{per[s][0]:.2f} ± {per[s][1]:.2f}" if s in per else "" for s in scenarios + ["mean"]]
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def write_results(rows: list[dict], out: Path, extra_tables: dict | None = None) -> dict:
+    """results.csv (one row per run), summary.md, summary.json, summary.png, written atomically as a set."""
+    from unikd.plots import plot_sweep
+
+    out = Path(out)
+    table = summarise(rows)
+    teacher_rows = [r | {"method": f"teacher ({r['method']})", "macro_f1": r["teacher_macro_f1"]}
+                    for r in rows if r["teacher_macro_f1"] is not None]
+    with atomic_dir(out / "summary") as tmp:
+        with open(tmp / "results.csv", "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=ROW_KEYS)
+            w.writeheader()
+            w.writerows(rows)
+        md = "# Sweep: macro-F1 on the target test split (mean ± std over seeds)\n\n" + markdown_table(table)
+        if teacher_rows:
+            md += "\n\nTeachers used by each method:\n\n" + markdown_table(summarise(teacher_rows))
+        (tmp / "summary.md").write_text(md + "\n")
+        write_json(tmp / "summary.json", {"macro_f1": table})
+        plot_sweep(table, tmp / "summary.png")
+    return table

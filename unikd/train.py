@@ -1,0 +1,182 @@
+"""Train one scenario: the (cached) teacher, then the student with the chosen method; write the run directory."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from unikd.config import TrainConfig
+from unikd.data import load_dataset
+from unikd.data.normalise import Normaliser
+from unikd.data.scenario import ScenarioData, scenario_data
+from unikd.methods import METHODS, Batch, StepInfo, teacher_outputs
+from unikd.metrics import scores
+from unikd.models import build_model, count_parameters
+from unikd.rundir import atomic_dir, write_json
+
+TEACHER_FIELDS = ("dataset", "source", "target", "seed", "teacher_model", "teacher_epochs", "teacher_lr",
+                  "batch_size", "weight_decay", "normalise", "lambda_schedule", "domain_weight")
+
+
+def seed_everything(seed: int, threads: int) -> None:
+    """Same seed, same machine -> the same weights, bit for bit."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True)
+    torch.set_num_threads(threads)
+
+
+@dataclass
+class Prepared:
+    data: ScenarioData
+    normaliser: Normaliser
+    xs: torch.Tensor
+    ys: torch.Tensor
+    xt: torch.Tensor
+    yt: torch.Tensor
+    x_test: torch.Tensor
+    y_test: np.ndarray
+
+
+def prepare(cfg: TrainConfig, data: ScenarioData | None = None) -> Prepared:
+    if data is None:
+        data = scenario_data(load_dataset(cfg.dataset, cfg.data_dir), cfg.source, cfg.target)
+    # fitted on both domains' training windows only (target labels unused), never on test windows
+    norm = Normaliser.fit([data.source_train.X, data.target_train.X], cfg.normalise)
+    t = lambda a: torch.from_numpy(norm.apply(a))  # noqa: E731
+    return Prepared(data, norm, t(data.source_train.X), torch.from_numpy(data.source_train.y),
+                    t(data.target_train.X), torch.from_numpy(data.target_train.y),
+                    t(data.target_test.X), data.target_test.y)
+
+
+def fit(method, p: Prepared, epochs: int, batch_size: int, seed: int, desc: str, progress: bool) -> list[dict]:
+    """Epochs of paired (source, target) batches; both shuffled by a seeded generator, last partial batch dropped
+    (so the steps per epoch = the smaller domain's full batches, as in the reference code)."""
+    rng = np.random.default_rng(seed)
+    ns, nt = len(p.ys), len(p.yt)
+    bs_s, bs_t = min(batch_size, ns), min(batch_size, nt)
+    steps = min(ns // bs_s, nt // bs_t)
+    teacher = method.teacher
+    t_s, t_t = (teacher_outputs(teacher, p.xs), teacher_outputs(teacher, p.xt)) if teacher else (None, None)
+    pick = lambda out, idx: None if out is None else (out[0][idx], out[1][idx])  # noqa: E731
+    history = []
+    bar = tqdm(range(epochs), desc=desc, disable=not progress, leave=False, unit="epoch")
+    for epoch in bar:
+        method.net.train()
+        ps, pt = rng.permutation(ns), rng.permutation(nt)
+        sums: dict[str, float] = {}
+        start = time.perf_counter()
+        for step in range(steps):
+            i = torch.from_numpy(ps[step * bs_s:(step + 1) * bs_s])
+            j = torch.from_numpy(pt[step * bs_t:(step + 1) * bs_t])
+            batch = Batch(p.xs[i], p.ys[i], p.xt[j], p.yt[j], pick(t_s, i), pick(t_t, j))
+            losses = method.train_step(batch, StepInfo(epoch, epochs, step, steps))
+            for k, v in losses.items():
+                sums[k] = sums.get(k, 0.0) + v
+        row = {"epoch": epoch + 1, **{k: v / steps for k, v in sums.items()},
+               "seconds": time.perf_counter() - start}
+        history.append(row)
+        if progress:
+            bar.set_postfix({k: f"{v:.3f}" for k, v in row.items() if k in ("ce", "jkd", "domain", "dc", "kd")})
+    method.net.eval()
+    return history
+
+
+@torch.no_grad()
+def predict(net, x: torch.Tensor, batch: int = 256) -> np.ndarray:
+    net.eval()
+    return torch.cat([net(x[i:i + batch]) for i in range(0, len(x), batch)]).argmax(1).numpy()
+
+
+def teacher_key(cfg: TrainConfig, kind: str) -> str:
+    spec = {k: getattr(cfg, k) for k in TEACHER_FIELDS} | {"kind": kind}
+    digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:12]
+    return f"{cfg.dataset}_{cfg.source}to{cfg.target}_{kind}_s{cfg.seed}_{digest}"
+
+
+def get_teacher(cfg: TrainConfig, kind: str, p: Prepared):
+    """Train the scenario's teacher of this kind, or reuse the cached one trained with the same settings."""
+    c, k = p.xs.shape[1], p.data.windows.num_classes
+    net = build_model(cfg.teacher_model, c, k)
+    folder = cfg.teacher_cache_dir() / teacher_key(cfg, kind)
+    if (folder / "teacher.pt").is_file() and (folder / "teacher.json").is_file():
+        net.load_state_dict(torch.load(folder / "teacher.pt", map_location="cpu", weights_only=True))
+        return net.eval(), json.loads((folder / "teacher.json").read_text()) | {"cached": True}
+    seed_everything(cfg.seed, cfg.threads)
+    net = build_model(cfg.teacher_model, c, k)
+    tcfg = TrainConfig(**{**cfg.to_dict(), "lr": cfg.teacher_lr})
+    method = METHODS.get(kind)(net, tcfg)
+    start = time.perf_counter()
+    history = fit(method, p, cfg.teacher_epochs, cfg.batch_size, cfg.seed, f"teacher ({kind})", cfg.progress)
+    info = {"kind": kind, "seconds": time.perf_counter() - start, "parameters": count_parameters(net),
+            "target_test": scores(p.y_test, predict(net, p.x_test), p.data.class_names), "history": history}
+    with atomic_dir(folder) as tmp:
+        torch.save(net.state_dict(), tmp / "teacher.pt")
+        write_json(tmp / "teacher.json", info)
+    return net.eval(), info | {"cached": False}
+
+
+def train_student(cfg: TrainConfig, p: Prepared):
+    """Returns (student, method, history, teacher_info, seconds)."""
+    method_cls = METHODS.get(cfg.method)
+    teacher, teacher_info = (None, None)
+    if method_cls.teacher_kind:
+        teacher, teacher_info = get_teacher(cfg, method_cls.teacher_kind, p)
+    # re-seed so the student does not depend on whether the teacher came from the cache
+    seed_everything(cfg.seed + 1_000_003, cfg.threads)
+    student = build_model(cfg.student_model, p.xs.shape[1], p.data.windows.num_classes)
+    method = method_cls(student, cfg, teacher)
+    start = time.perf_counter()
+    history = fit(method, p, cfg.epochs, cfg.batch_size, cfg.seed + 1, f"student ({cfg.method})", cfg.progress)
+    return student, history, teacher_info, time.perf_counter() - start
+
+
+def train_run(cfg: TrainConfig, data: ScenarioData | None = None) -> Path:
+    """Train and write the run directory (atomically). Returns its path."""
+    from unikd.plots import plot_confusion
+
+    torch.set_num_threads(cfg.threads)
+    p = prepare(cfg, data)
+    student, history, teacher_info, seconds = train_student(cfg, p)
+    d = p.data
+    metrics = scores(p.y_test, predict(student, p.x_test), d.class_names) | {
+        "seed": cfg.seed, "scenario": d.scenario.label, "method": cfg.method, "student_seconds": seconds,
+        "student_parameters": count_parameters(student),
+    }
+    if teacher_info is not None:
+        metrics["teacher"] = {"kind": teacher_info["kind"], "macro_f1": teacher_info["target_test"]["macro_f1"],
+                              "accuracy": teacher_info["target_test"]["accuracy"],
+                              "seconds": teacher_info["seconds"], "cached": teacher_info["cached"]}
+    ws = d.windows
+    model_info = {"name": cfg.student_model, "in_channels": ws.num_channels, "num_classes": ws.num_classes,
+                  "options": {}, "window": ws.window, "stride": ws.stride, "sample_rate_hz": ws.sample_rate_hz,
+                  "class_names": ws.class_names, "channel_names": ws.channel_names,
+                  "parameters": count_parameters(student)}
+    run_dir = cfg.run_dir()
+    with atomic_dir(run_dir) as tmp:
+        write_json(tmp / "config.json", cfg.to_dict() | {"data_dir": str(cfg.data_dir) if cfg.data_dir else None})
+        write_json(tmp / "model.json", model_info)
+        p.normaliser.save(tmp / "normaliser.json")
+        torch.save(student.state_dict(), tmp / "student.pt")
+        write_history(tmp / "history.csv", history)
+        write_json(tmp / "metrics.json", metrics)
+        plot_confusion(np.asarray(metrics["confusion_matrix"]), d.class_names,
+                       f"{d.scenario.label} {cfg.method} seed {cfg.seed}: macro-F1 {100 * metrics['macro_f1']:.2f}",
+                       tmp / "confusion.png")
+    return run_dir
+
+
+def write_history(path: Path, history: list[dict]) -> None:
+    keys = list(dict.fromkeys(k for row in history for k in row))
+    lines = [",".join(keys)] + [",".join(f"{row.get(k, '')}" for k in keys) for row in history]
+    Path(path).write_text("\n".join(lines) + "\n")
