@@ -26,8 +26,10 @@ def _training_options(f):
         click.option("--lr", type=float, help=f"Student learning rate (Adam) [default: {DEFAULTS.lr}]."),
         click.option("--teacher-lr", type=float, help=f"Teacher learning rate [default: {DEFAULTS.teacher_lr}]."),
         click.option("--batch-size", type=int, help=f"Windows per domain per step [default: {DEFAULTS.batch_size}]."),
-        click.option("--normalise", type=click.Choice(["zscore", "none"]),
-                     help="Per-channel z-score fitted on training windows, or raw inputs [default: zscore]."),
+        click.option("--normalise", type=click.Choice(["per-domain", "zscore", "none"]),
+                     help="per-domain: each domain standardised by its own training windows (the device gets the "
+                          "target's constants); zscore: one set for both domains; none: raw values "
+                          f"[default: {DEFAULTS.normalise}]."),
         click.option("--temperature", type=float, help=f"Distillation temperature [default: {DEFAULTS.temperature}]."),
         click.option("--threads", type=int, help="torch threads per training process [default: 1]."),
         click.option("--teacher-cache", type=click.Path(file_okay=False),

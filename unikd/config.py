@@ -51,7 +51,9 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
     def run_name(self) -> str:
-        return f"{self.dataset}_{self.source}to{self.target}_{self.method}_s{self.seed}"
+        # a data set given as a path (my_sensor.npz, an AdaTime folder) is named by its file or folder name
+        name = Path(self.dataset).stem if ("/" in self.dataset or self.dataset.endswith(".npz")) else self.dataset
+        return f"{name}_{self.source}to{self.target}_{self.method}_s{self.seed}"
 
     def run_dir(self) -> Path:
         return Path(self.out) if self.out else Path("runs") / self.run_name()

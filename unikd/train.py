@@ -51,12 +51,16 @@ class Prepared:
 def prepare(cfg: TrainConfig, data: ScenarioData | None = None) -> Prepared:
     if data is None:
         data = scenario_data(load_dataset(cfg.dataset, cfg.data_dir), cfg.source, cfg.target)
-    # fitted on both domains' training windows only (target labels unused), never on test windows
-    norm = Normaliser.fit([data.source_train.X, data.target_train.X], cfg.normalise)
-    t = lambda a: torch.from_numpy(norm.apply(a))  # noqa: E731
-    return Prepared(data, norm, t(data.source_train.X), torch.from_numpy(data.source_train.y),
-                    t(data.target_train.X), torch.from_numpy(data.target_train.y),
-                    t(data.target_test.X), data.target_test.y)
+    # fitted on training windows only (target labels unused), never on test windows
+    if cfg.normalise == "per-domain":
+        src_norm = Normaliser.fit([data.source_train.X], "zscore")
+        norm = Normaliser.fit([data.target_train.X], "zscore")
+    else:
+        src_norm = norm = Normaliser.fit([data.source_train.X, data.target_train.X], cfg.normalise)
+    t = lambda n, a: torch.from_numpy(n.apply(a))  # noqa: E731
+    return Prepared(data, norm, t(src_norm, data.source_train.X), torch.from_numpy(data.source_train.y),
+                    t(norm, data.target_train.X), torch.from_numpy(data.target_train.y),
+                    t(norm, data.target_test.X), data.target_test.y)
 
 
 def fit(method, p: Prepared, epochs: int, batch_size: int, seed: int, desc: str, progress: bool) -> list[dict]:

@@ -14,7 +14,12 @@ import numpy as np
 
 from unikd.data.base import DataError
 
-KINDS = ("zscore", "none")
+# zscore: one set of constants fitted on both domains' training windows.
+# per-domain: each domain standardised with its own training windows' constants (AdaTime's loader does this per
+#   subject file); the exported constants are the target's, fitted on its unlabelled training windows, which is
+#   what the device of that wearer applies.
+# none: raw values (the authors' UNI-KD code).
+KINDS = ("per-domain", "zscore", "none")
 
 
 @dataclass

@@ -114,7 +114,7 @@ class UNIKD(Method):
         df = self.feature_disc_loss(t["teacher_features"], t["adapted"])
         self._update(df, self.opt_feature_disc)
         scalars = ("ce", "dc", "jkd", "adv", "hint", "beta", "lambda")
-        return {k: float(t[k]) for k in scalars} | {"df": df.item(), "w_t": t["w_t"].mean().item()}
+        return {k: float(t[k].detach()) for k in scalars} | {"df": df.item(), "w_t": t["w_t"].mean().item()}
 
 
 @METHODS.register("unikd-authors")

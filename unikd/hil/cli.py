@@ -1,0 +1,87 @@
+"""`unikd-mcu hil`: check a board (real or the emulated qemu-m4) against the host, window by window."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from unikd.errors import UserError
+
+
+def _echo(*parts) -> None:
+    click.echo(" ".join(str(p) for p in parts), err=True)
+
+
+@click.command("hil")
+@click.option("--run", "run_dir", type=click.Path(path_type=Path), help="Run directory the firmware was built from.")
+@click.option("--build", "build_dir", type=click.Path(path_type=Path),
+              help="Output of `unikd-mcu build` (model.tflite, metadata.json, make/). Default: build/<run>-<board>, "
+                   "built now if missing.")
+@click.option("--port", help="Serial port of a real board (e.g. /dev/ttyUSB0, or any pyserial URL). Without it the "
+                             "emulated qemu-m4 board is booted in QEMU.")
+@click.option("--board", default="qemu-m4", show_default=True, help="Board profile the firmware was built for.")
+@click.option("--baud", type=int, help="Baud rate of --port (default: the board profile's).")
+@click.option("--data-dir", type=click.Path(path_type=Path), help="Data directory (default $UNIKD_DATA_DIR).")
+@click.option("--out", type=click.Path(path_type=Path), help="Report folder. Default: <build>/hil.")
+@click.option("--stream-windows", type=int, default=None,
+              help="Stream at most this many windows of the target subject's recording (default: all).")
+@click.option("--no-stream", is_flag=True, help="Window mode only.")
+@click.option("--timeout", type=float, default=3.0, show_default=True, help="Seconds to wait for each reply.")
+def hil(run_dir, build_dir, port, board, baud, data_dir, out, stream_windows, no_stream, timeout):
+    """Send the target test split to the device as int8 windows and the target subject's recording as a raw
+    sample stream; compare every output with the golden TFLM interpreter; write hil_report.json/.md and
+    hil_confusion.png. Exit code 1 when any window differs or goes unanswered."""
+    from unikd.hil.client import HilClient
+    from unikd.hil.report import load_deployed, run_hil, write_report
+
+    if build_dir is None:
+        if run_dir is None:
+            raise UserError("give --run RUN_DIR (and optionally --build DIR)")
+        build_dir = Path("build") / f"{Path(run_dir).name}-{board}"
+        if not (build_dir / "metadata.json").is_file():
+            from codegen.build import BuildRequest, build
+
+            _echo(f"{build_dir} does not exist: building it")
+            build(BuildRequest(board=board, run=run_dir, out=build_dir, data_dir=data_dir))
+    dep = load_deployed(build_dir, run_dir, data_dir)
+    out = out or build_dir / "hil"
+
+    def progress(kind, i, n=None):
+        if kind == "segment" or i % 25 == 0:
+            _echo(f"  {kind} {i}" + (f"/{n}" if n else ""))
+
+    def session(ser, link_name, wait_boot):
+        client = HilClient(ser, timeout=timeout, metadata=dep.metadata)
+        if wait_boot:
+            client.wait_boot(timeout=5.0)
+        return run_hil(client, dep, board=board, link_name=link_name, stream_windows=stream_windows,
+                       do_stream=not no_stream, progress=progress)
+
+    if port is None:
+        if board != "qemu-m4":
+            raise UserError(f"board {board} is a real board: give --port")
+        from unikd.hil.qemu import QemuBoard, build_firmware, qemu_version
+
+        elf = build_firmware(build_dir / "make")
+        _echo(f"booting {elf} in QEMU mps2-an386 ({qemu_version()})")
+        with QemuBoard(elf, timeout=timeout) as emu:
+            report = session(emu.serial, f"QEMU mps2-an386 UART over {emu.url} (-icount shift=0)", True)
+    else:
+        import serial
+
+        from codegen.boards import get_board
+
+        rate = baud or get_board(board).baud
+        try:
+            ser = serial.serial_for_url(port, baudrate=rate, timeout=timeout)
+        except serial.SerialException as e:
+            raise UserError(f"cannot open {port}: {e}") from None
+        with ser:
+            report = session(ser, f"{port} at {rate} baud", True)
+    paths = write_report(report, out)
+    click.echo(paths["markdown"].read_text())
+    click.echo("written: " + ", ".join(str(p) for p in paths.values()))
+    if not report["pass"]:
+        sys.exit(1)
