@@ -1,0 +1,388 @@
+"""`unikd-mcu build`: a run's student -> int8 TFLite -> C arrays + metadata -> firmware project(s) + build report.
+
+The output folder is written as a temporary sibling and renamed into place at the end (unikd.rundir.atomic_dir):
+a failed build (unknown board, over budget, unsupported op, bad run) leaves no output folder behind.
+
+    <out>/model.tflite        the int8 model
+    <out>/metadata.json       what host and device agree on (codegen.metadata), also behind unikd_model_meta.h
+    <out>/model/              unikd_model_data.h/.c, unikd_model_meta.h
+    <out>/arduino/ platformio/ make/   the board's project(s) (codegen.render)
+    <out>/report.md, report.json       sizes vs budget, ops, quantisation, float vs int8, versions, timings
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from codegen.boards import Board, get_board
+from codegen.carrays import model_c_files, write_files
+from codegen.errors import BudgetError, DeployError
+from codegen.metadata import metadata_for
+from codegen.render import EMULATED_DIR, aot_runtime, render_project, sketch_name, tflm_runtime
+from unikd.data.scenario import DEFAULT_SCENARIO
+from unikd.rundir import RunError, atomic_dir, load_run
+
+DEFAULT_METHOD = "unikd"
+DEFAULT_SEED = 0
+TOOL_TIMEOUT_S = 1200
+
+
+@dataclass
+class BuildRequest:
+    board: str
+    run: Path | None = None  # None: train (or reuse) the default scenario's run under runs_dir
+    runtime: str | None = None  # None: the board's default
+    out: Path | None = None  # None: build/<run name>-<board>
+    data_dir: Path | None = None
+    sensor: str | None = None  # None: the board's default
+    runs_dir: Path = Path("runs")
+    compile: bool = True  # compile with arduino-cli / pio / make where installed
+
+
+class Progress:
+    """Timestamped progress lines on stderr, so a long build shows where it is."""
+
+    def __init__(self, echo: Callable[[str], None] | None = None):
+        self.start = time.perf_counter()
+        self.echo = echo or (lambda s: print(s, file=sys.stderr, flush=True))
+        self.steps: dict[str, float] = {}
+        self._last = self.start
+
+    def __call__(self, message: str) -> None:
+        self.echo(f"[{time.perf_counter() - self.start:6.1f}s] {message}")
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.steps[name] = round(now - self._last, 3)
+        self._last = now
+
+    @property
+    def total(self) -> float:
+        return time.perf_counter() - self.start
+
+
+def default_run(req: BuildRequest, progress: Progress) -> Path:
+    """The default scenario's run (UCI-HAR 2->11, UNI-KD, seed 0): reused when complete, else trained now."""
+    from unikd.config import TrainConfig
+
+    dataset, source, target = DEFAULT_SCENARIO
+    cfg = TrainConfig(dataset=dataset, source=source, target=target, method=DEFAULT_METHOD, seed=DEFAULT_SEED,
+                      data_dir=str(req.data_dir) if req.data_dir else None)
+    cfg.out = str(Path(req.runs_dir) / cfg.run_name())
+    run_dir = Path(cfg.out)
+    try:
+        load_run(run_dir)
+        progress(f"using the default scenario's run {run_dir} (delete it to retrain)")
+        return run_dir
+    except RunError:
+        pass
+    progress(f"no --run given: training the default scenario {source}->{target} ({DEFAULT_METHOD}, seed "
+             f"{DEFAULT_SEED}) into {run_dir}")
+    from unikd.train import train_run
+
+    return Path(train_run(cfg))
+
+
+def data_facts(run, windows) -> dict:
+    """Window, stride, names and rate: from the run's model.json, checked against the data set."""
+    m = run.model
+    facts = {
+        "window": m.get("window", windows.window),
+        "channels": m.get("in_channels", windows.num_channels),
+        "stride": m.get("stride", windows.stride),
+        "class_names": m.get("class_names", windows.class_names),
+        "channel_names": m.get("channel_names", windows.channel_names),
+        "sample_rate_hz": m.get("sample_rate_hz", windows.sample_rate_hz),
+    }
+    if facts["window"] != windows.window or facts["channels"] != windows.num_channels:
+        raise RunError(f"run {run.path}: model.json says {facts['channels']} x {facts['window']} windows but the "
+                       f"data set has {windows.num_channels} x {windows.window}")
+    if facts["sample_rate_hz"] is None:
+        raise RunError(f"run {run.path}: the sample rate is unknown (no sample_rate_hz in model.json or data set)")
+    return facts
+
+
+def _load_student(run):
+    try:
+        return run.build_student()
+    except (RuntimeError, KeyError, ValueError, OSError) as e:
+        raise RunError(f"run directory {run.path}: student.pt does not load into the model of model.json ({e})") \
+            from None
+
+
+def check_budget(board: Board, flash_bytes: int, ram_bytes: int, what_flash: str, what_ram: str) -> dict:
+    rows = {"flash": (flash_bytes, board.flash_budget_bytes, what_flash), "ram": (ram_bytes, board.ram_budget_bytes,
+                                                                                 what_ram)}
+    over = [f"{what} needs {need:,} bytes of {kind} but board {board.name}'s budget is {budget:,} bytes "
+            f"(over by {need - budget:,} bytes)" for kind, (need, budget, what) in rows.items() if need > budget]
+    if over:
+        raise BudgetError("; ".join(over))
+    return {kind: {"bytes": need, "budget_bytes": budget, "percent_of_budget": round(100.0 * need / budget, 2),
+                   "what": what} for kind, (need, budget, what) in rows.items()}
+
+
+def versions() -> dict:
+    def dist(*names):
+        for n in names:
+            try:
+                return importlib.metadata.version(n)
+            except importlib.metadata.PackageNotFoundError:
+                continue
+        return None
+
+    import unikd
+
+    v = {"python": platform.python_version(), "unikd": unikd.__version__,
+         "torch": dist("torch"), "tensorflow": dist("tensorflow-cpu", "tensorflow"),
+         "tflite-micro": dist("tflite-micro"), "numpy": dist("numpy"), "jinja2": dist("jinja2")}
+    if "tensorflow" in sys.modules:
+        v["tensorflow"] = sys.modules["tensorflow"].__version__
+    try:
+        import tflite_micro
+
+        v["tflite-micro"] = tflite_micro.__version__
+    except ImportError:
+        pass
+    return v
+
+
+def _run_tool(cmd: list[str], cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=TOOL_TIMEOUT_S)
+
+
+def compile_projects(board: Board, out: Path, progress: Progress) -> list[dict]:
+    """Compile the rendered project(s) with whatever toolchain is installed; record size figures or why not."""
+    results = []
+    if board.arduino:
+        tool = shutil.which("arduino-cli")
+        entry = {"tool": "arduino-cli", "project": f"arduino/{sketch_name(board)}"}
+        if tool is None:
+            entry |= {"status": "not installed", "note": "arduino-cli is not on PATH: the sketch was not compiled"}
+        else:
+            progress("compiling the Arduino sketch with arduino-cli")
+            p = _run_tool([tool, "compile", "--fqbn", board.arduino["fqbn"],
+                           "--build-property", "compiler.c.extra_flags=-ffp-contract=off",
+                           "--build-property", "compiler.cpp.extra_flags=-ffp-contract=off",
+                           str(out / "arduino" / sketch_name(board))])
+            text = p.stdout + p.stderr
+            flash = re.search(r"Sketch uses (\d+) bytes", text)
+            ram = re.search(r"Global variables use (\d+) bytes", text)
+            entry |= {"status": "ok" if p.returncode == 0 else "failed", "output_tail": text[-2000:],
+                      "flash_bytes": int(flash.group(1)) if flash else None,
+                      "static_ram_bytes": int(ram.group(1)) if ram else None}
+        results.append(entry)
+    if board.platformio:
+        tool = shutil.which("pio")
+        entry = {"tool": "pio", "project": "platformio"}
+        if tool is None:
+            entry |= {"status": "not installed", "note": "pio (PlatformIO) is not on PATH: the project was not compiled"}
+        else:
+            progress("compiling the PlatformIO project with pio")
+            p = _run_tool([tool, "run", "-d", str(out / "platformio")])
+            text = p.stdout + p.stderr
+            flash = re.search(r"Flash:.*?used (\d+) bytes from (\d+) bytes", text)
+            ram = re.search(r"RAM:.*?used (\d+) bytes from (\d+) bytes", text)
+            entry |= {"status": "ok" if p.returncode == 0 else "failed", "output_tail": text[-2000:],
+                      "flash_bytes": int(flash.group(1)) if flash else None,
+                      "static_ram_bytes": int(ram.group(1)) if ram else None}
+        results.append(entry)
+    if board.is_emulated:
+        missing = [t for t in ("make", "arm-none-eabi-gcc") if shutil.which(t) is None]
+        entry = {"tool": "make + arm-none-eabi-gcc", "project": EMULATED_DIR}
+        if missing:
+            entry |= {"status": "not installed", "note": f"{', '.join(missing)} not on PATH: not compiled"}
+        else:
+            progress(f"compiling the {board.name} firmware with make + arm-none-eabi-gcc")
+            p = _run_tool(["make", "-C", str(out / EMULATED_DIR)])
+            text = p.stdout + p.stderr
+            size = re.search(r"^\s*(\d+)\s+(\d+)\s+(\d+)\s+\d+\s+[0-9a-f]+\s+\S*fw\.elf", text, re.M)
+            entry |= {"status": "ok" if p.returncode == 0 else "failed", "output_tail": text[-2000:]}
+            if size:
+                text_b, data_b, bss_b = (int(size.group(i)) for i in (1, 2, 3))
+                entry |= {"text_bytes": text_b, "data_bytes": data_b, "bss_bytes": bss_b,
+                          "flash_bytes": text_b + data_b, "static_ram_bytes": data_b + bss_b}
+            if p.returncode != 0:
+                raise DeployError(f"the {board.name} firmware did not compile:\n{text[-3000:]}")
+        results.append(entry)
+    return results
+
+
+def build(req: BuildRequest, progress: Progress | None = None) -> Path:
+    """Run the whole deploy path; returns the output folder."""
+    progress = progress or Progress()
+    board = get_board(req.board)
+    runtime_name = req.runtime or board.runtime
+    if runtime_name not in board.runtimes:
+        raise DeployError(f"board {board.name} supports runtime(s) {', '.join(board.runtimes)}, not {runtime_name!r}")
+    if req.sensor is not None and board.is_emulated and req.sensor != "serial":
+        raise DeployError(f"the emulated board {board.name} has no IMU; its samples come over serial")
+
+    run_dir = Path(req.run) if req.run is not None else default_run(req, progress)
+    progress.lap("train_or_find_run")
+    run = load_run(run_dir)
+    net = _load_student(run)
+    progress(f"run {run.path}: {run.model.get('name')} on {run.config.get('dataset')} "
+             f"{run.config.get('source')}->{run.config.get('target')} ({run.config.get('method')})")
+    data = run.scenario_data(req.data_dir)
+    facts = data_facts(run, data.windows)
+    progress.lap("load_run_and_data")
+
+    out = Path(req.out) if req.out is not None else Path("build") / f"{run.path.name}-{board.name}"
+    with atomic_dir(out) as tmp:
+        from codegen.convert import convert_student, representative_windows
+        from codegen.evaluate import compare_float_int8
+        from codegen.golden import measure_arena
+        from codegen.tflite_info import read_tflite
+
+        rep = representative_windows(data, run.normaliser)
+        progress(f"converting to int8 TFLite (calibration: {len(data.target_train)} target-train + "
+                 f"{len(data.source_train)} source-train windows; loads TensorFlow)")
+        model = convert_student(net, rep)
+        info = read_tflite(model)
+        progress.lap("convert")
+        progress(f"model: {len(model):,} bytes, {len(info.ops)} ops ({', '.join(info.op_kinds)})")
+
+        progress("measuring the TFLM arena (golden interpreter)")
+        arena = measure_arena(model)
+        if runtime_name == "aot":
+            progress("generating the interpreter-free aot runtime")
+            runtime = aot_runtime(model)
+            weights = runtime.report.get("weight_bytes", 0) + runtime.report.get("param_bytes", 0)
+            flash_need, flash_what = (weights or len(model)), "the aot model (weights + layer parameters)"
+            ram_need, ram_what = int(runtime.report.get("ram_bytes", 0)), "the aot runtime's static activation plan"
+        else:
+            runtime = tflm_runtime(info.op_kinds, arena.recommended_bytes,
+                                   f"{arena.recorded_bytes} measured by TFLM on the host + margin ({arena.margin_rule})")
+            flash_need, flash_what = len(model), "the .tflite model"
+            ram_need, ram_what = arena.recommended_bytes, "the TFLM tensor arena"
+        progress.lap("arena_and_runtime")
+        budget = check_budget(board, flash_need, ram_need, flash_what, ram_what)
+
+        progress(f"evaluating float vs int8 on the target test split ({len(data.target_test)} windows)")
+        quality = compare_float_int8(net, model, info, run.normaliser, data.target_test.X, data.target_test.y,
+                                     len(facts["class_names"]))
+        progress.lap("evaluate")
+        progress(f"top-1 agreement {100 * quality['top1_agreement']:.2f} %, macro-F1 float "
+                 f"{100 * quality['float']['macro_f1']:.2f} / int8 {100 * quality['int8']['macro_f1']:.2f}")
+
+        meta = metadata_for(model, info, run, facts, runtime_name)
+        (tmp / "model.tflite").write_bytes(model)
+        meta.save(tmp / "metadata.json")
+        write_files(model_c_files(model, meta), tmp / "model")
+        progress(f"rendering the {board.name} project(s)")
+        project = render_project(board, model, meta, runtime, tmp, sensor=req.sensor)
+        progress.lap("render")
+        compiled = compile_projects(board, tmp, progress) if req.compile else []
+        progress.lap("compile")
+
+        report = {
+            "board": {"name": board.name, "description": board.description, "mcu": board.mcu,
+                      "toolchain": board.toolchain},
+            "run": str(run.path), "scenario": f"{meta.dataset} {meta.source}->{meta.target}", "method": meta.method,
+            "runtime": runtime_name, "sensor": project["sensor"],
+            "model": {"tflite_bytes": len(model), "sha256": meta.model_sha256, "ops": info.ops,
+                      "op_kinds": info.op_kinds, "op_count": len(info.ops)},
+            "quantisation": {"input": {"shape": info.input_shape, "scale": meta.input_scale,
+                                       "zero_point": meta.input_zero_point},
+                             "output": {"shape": info.output_shape, "scale": meta.output_scale,
+                                        "zero_point": meta.output_zero_point},
+                             "calibration_windows": int(rep.shape[0])},
+            "budget": budget,
+            "tflm_arena": arena.to_dict(),
+            "aot": {k: v for k, v in runtime.report.items() if k in ("ram_bytes", "naive_ram_bytes", "weight_bytes",
+                                                                      "param_bytes", "macs", "op_counts")}
+            if runtime_name == "aot" else None,
+            "float_vs_int8": quality,
+            "compile": compiled,
+            "project": project,
+            "versions": versions(),
+            "seconds": dict(progress.steps) | {"total": round(progress.total, 1)},
+        }
+        (tmp / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+        (tmp / "report.md").write_text(report_markdown(report))
+    progress(f"done in {progress.total:.1f}s: {out}")
+    return out
+
+
+def _kb(n: int) -> str:
+    return f"{n:,} B ({n / 1024:.1f} KiB)"
+
+
+def report_markdown(r: dict) -> str:
+    q, b, a = r["float_vs_int8"], r["budget"], r["tflm_arena"]
+    lines = [
+        f"# Build report: {r['board']['name']} ({r['runtime']} runtime)",
+        "",
+        f"- Board: {r['board']['description']}; MCU {r['board']['mcu']}; toolchain {r['board']['toolchain']}",
+        f"- Run: `{r['run']}` ({r['scenario']}, {r['method']}); sensor: {r['sensor']}",
+        f"- Model: {_kb(r['model']['tflite_bytes'])}, sha256 `{r['model']['sha256']}`",
+        f"- Ops ({r['model']['op_count']}): {', '.join(r['model']['ops'])}",
+        "",
+        "## Memory against the board's budget",
+        "",
+        "| | needs | budget | share |",
+        "|---|---:|---:|---:|",
+    ]
+    for kind in ("flash", "ram"):
+        row = b[kind]
+        lines.append(f"| {kind}: {row['what']} | {row['bytes']:,} B | {row['budget_bytes']:,} B | "
+                     f"{row['percent_of_budget']:.2f} % |")
+    lines += [
+        "",
+        f"TFLM tensor arena on the host (golden interpreter, 64-bit pointers, an upper bound for a 32-bit MCU): "
+        f"recorded {a['recorded_bytes']:,} B (head {a['head_bytes']:,}, tail {a['tail_bytes']:,}), smallest working "
+        f"arena by bisection {a['smallest_working_bytes']:,} B; the tflm firmware allocates "
+        f"{a['recommended_bytes']:,} B ({a['margin_rule']}).",
+    ]
+    if r.get("aot"):
+        ao = r["aot"]
+        lines.append(f"aot runtime: static activation plan {ao.get('ram_bytes', 0):,} B (naive sum "
+                     f"{ao.get('naive_ram_bytes', 0):,} B), weights {ao.get('weight_bytes', 0):,} B, "
+                     f"layer parameters {ao.get('param_bytes', 0):,} B, {ao.get('macs', 0):,} MACs per window.")
+    qi, qo = r["quantisation"]["input"], r["quantisation"]["output"]
+    lines += [
+        "",
+        "## int8 quantisation",
+        "",
+        f"- input {qi['shape']}: scale {qi['scale']:.9g}, zero point {qi['zero_point']}",
+        f"- output {qo['shape']}: scale {qo['scale']:.9g}, zero point {qo['zero_point']}",
+        f"- calibrated on {r['quantisation']['calibration_windows']} windows (target train, unlabelled, + source train)",
+        "",
+        f"## Host float vs host int8 on the target test split ({q['windows']} windows)",
+        "",
+        "int8 = inputs quantised by `codegen.quantise` (the device's rule), run by the golden TFLM interpreter.",
+        "",
+        "| | accuracy | macro-F1 |",
+        "|---|---:|---:|",
+        f"| float (torch) | {100 * q['float']['accuracy']:.2f} % | {100 * q['float']['macro_f1']:.2f} |",
+        f"| int8 (TFLM) | {100 * q['int8']['accuracy']:.2f} % | {100 * q['int8']['macro_f1']:.2f} |",
+        "",
+        f"Top-1 agreement int8 vs float: {100 * q['top1_agreement']:.2f} % ({q['disagreeing_windows']} of "
+        f"{q['windows']} windows differ); macro-F1 drop {q['macro_f1_drop_points']:.2f} points; largest logit error "
+        f"{q['max_abs_logit_error']:.4f} (output step {q['output_scale']:.4g}).",
+        "",
+        "## Compilation",
+        "",
+    ]
+    if not r["compile"]:
+        lines.append("Not attempted (--no-compile).")
+    for c in r["compile"]:
+        if c["status"] == "not installed":
+            lines.append(f"- {c['project']}: {c['note']}; no size figures from the board's toolchain.")
+        else:
+            sizes = ", ".join(f"{k} {c[k]:,} B" for k in ("flash_bytes", "static_ram_bytes", "text_bytes",
+                                                          "data_bytes", "bss_bytes") if c.get(k) is not None)
+            lines.append(f"- {c['project']} with {c['tool']}: {c['status']}" + (f"; {sizes}" if sizes else ""))
+    lines += ["", "## Versions", "", ", ".join(f"{k} {v}" for k, v in r["versions"].items()), "",
+              "## Time", "", ", ".join(f"{k} {v:.1f} s" for k, v in r["seconds"].items()), ""]
+    return "\n".join(lines)

@@ -1,0 +1,45 @@
+"""How a board's IMU feeds the model's channels.
+
+The IMU drivers (firmware/templates/unikd_imu_*.cpp.j2) deliver nine quantities per sample, in UCI-HAR's units:
+
+    0-2 total_acc x/y/z   acceleration including gravity, in g
+    3-5 body_acc  x/y/z   total minus a gravity estimate (first-order 0.3 Hz low-pass of total), in g
+    6-8 gyro      x/y/z   angular rate, in rad/s
+
+The model's channel names (metadata.json) pick from them in the model's order, so the firmware feeds the model the
+same quantities it was trained on. UCI-HAR split gravity with an offline 3rd-order 0.3 Hz Butterworth filter; the
+device uses a causal first-order one, an approximation (the body channels differ mostly in the first seconds and
+at sharp posture changes). The axes must also be mounted as in training (UCI-HAR: a phone on the waist).
+"""
+
+from __future__ import annotations
+
+from codegen.errors import DeployError
+
+IMU_QUANTITIES = ("total_acc_x", "total_acc_y", "total_acc_z", "body_acc_x", "body_acc_y", "body_acc_z",
+                  "gyro_x", "gyro_y", "gyro_z")
+ALIASES = {
+    **{f"body_gyro_{a}": f"gyro_{a}" for a in "xyz"},
+    **{f"gyr_{a}": f"gyro_{a}" for a in "xyz"},
+    **{f"acc_{a}": f"total_acc_{a}" for a in "xyz"},
+    **{f"accel_{a}": f"total_acc_{a}" for a in "xyz"},
+}
+IMU_SENSORS = ("mpu6050", "lsm9ds1")
+
+
+def channel_sources(channel_names: list[str], sensor: str) -> list[int]:
+    """Index into IMU_QUANTITIES for each model channel; refuses channels an IMU cannot produce."""
+    if sensor not in IMU_SENSORS:
+        return []
+    out, unknown = [], []
+    for name in channel_names:
+        key = ALIASES.get(name.lower(), name.lower())
+        if key in IMU_QUANTITIES:
+            out.append(IMU_QUANTITIES.index(key))
+        else:
+            unknown.append(name)
+    if unknown:
+        raise DeployError(
+            f"the {sensor} driver cannot produce channel(s) {', '.join(unknown)}; it gives "
+            f"{', '.join(IMU_QUANTITIES)}. Build with --sensor serial to feed samples over the serial link instead")
+    return out

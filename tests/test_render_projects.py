@@ -1,0 +1,186 @@
+"""Rendering: every board renders with every runtime it supports into complete projects (nothing left of the
+templates, the core copied verbatim, the right model and runtime files), the emulated board's project compiles, and
+the refusals (runtime, op, channel, missing aot generator) say what is wrong."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import jinja2
+import pytest
+
+from codegen.boards import all_boards, get_board
+from codegen.errors import DeployError, UnsupportedOpError
+from codegen.render import CORE_DIR, aot_runtime, render_project, sketch_name, tflm_runtime
+from codegen.templating import render_template
+from codegen.tflite_info import read_tflite
+from test_codegen_shared import require_tools, student_metadata, student_tflite
+
+CASES = [(b.name, r) for b in all_boards() if b.name in ("esp32", "esp32s3", "nano33ble", "qemu-m4")
+         for r in b.runtimes]
+ARENA = 10_224
+
+# Just enough of the Arduino API for the compiler to check the generated glue and drivers (host g++, -c only).
+ARDUINO_H = """#pragma once
+#include <stddef.h>
+#include <stdint.h>
+struct SerialT { void begin(unsigned long) {} int available() { return 0; } int read() { return -1; }
+  size_t write(const uint8_t *, size_t n) { return n; } explicit operator bool() const { return true; } };
+extern SerialT Serial;
+unsigned long micros(void); unsigned long millis(void); void delay(unsigned long);
+"""
+WIRE_H = """#pragma once
+#include <stdint.h>
+#include <stddef.h>
+struct TwoWire { bool begin() { return true; } bool begin(int, int) { return true; } void setClock(uint32_t) {}
+  void beginTransmission(uint8_t) {} size_t write(uint8_t) { return 1; } uint8_t endTransmission(bool = true) { return 0; }
+  uint8_t requestFrom(uint8_t, uint8_t) { return 0; } int read() { return 0; } };
+extern TwoWire Wire;
+"""
+
+
+@pytest.fixture(scope="module")
+def model(real_data_dir):
+    return student_tflite(str(real_data_dir))
+
+
+@pytest.fixture(scope="module")
+def runtimes(model):
+    info = read_tflite(model)
+    return {"aot": aot_runtime(model), "tflm": tflm_runtime(info.op_kinds, ARENA, "test arena")}
+
+
+def _render(tmp_path, real_data_dir, model, runtimes, board, runtime, sensor=None):
+    meta = student_metadata(str(real_data_dir), runtime=runtime)
+    summary = render_project(get_board(board), model, meta, runtimes[runtime], tmp_path, sensor=sensor)
+    return meta, summary
+
+
+@pytest.mark.parametrize("board, runtime", CASES)
+def test_every_board_renders_completely(tmp_path, real_data_dir, model, runtimes, board, runtime):
+    b = get_board(board)
+    meta, summary = _render(tmp_path, real_data_dir, model, runtimes, board, runtime)
+    files = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert sorted(str(p.relative_to(tmp_path)) for p in files) == sorted(summary["files"])
+    for p in files:
+        text = p.read_text(errors="replace")
+        assert "{{" not in text and "{%" not in text and "{#" not in text, p
+
+    projects = []
+    if b.arduino:
+        sk = tmp_path / "arduino" / sketch_name(b)
+        assert (sk / f"{sketch_name(b)}.ino").is_file()
+        projects.append(sk)
+        if runtime == "tflm":
+            assert (sk / "unikd_runtime_tflm.cpp").is_file()  # the Arduino builder ignores .cc
+    if b.platformio:
+        ini = (tmp_path / "platformio" / "platformio.ini").read_text()
+        pio = b.platformio
+        assert f"[env:{pio['env']}]" in ini and f"platform = {pio['platform']}" in ini
+        assert f"board = {pio['board']}" in ini and "-ffp-contract=off" in ini
+        assert (b.tflm["platformio_lib"] in ini) == (runtime == "tflm")
+        projects.append(tmp_path / "platformio" / "src")
+    if b.is_emulated:
+        projects += [tmp_path / "make" / d for d in ("core", "model", "runtime")]
+    assert projects
+    core = {p.name: p.read_bytes() for p in CORE_DIR.iterdir() if p.suffix in (".c", ".h")}
+    for folder in projects:
+        names = {p.name for p in folder.parent.rglob("*") if p.is_file()} if b.is_emulated else \
+            {p.name for p in folder.iterdir()}
+        assert {"unikd_model_data.h", "unikd_model_data.c", "unikd_model_meta.h"} <= names
+        assert set(runtimes[runtime].files) - {"unikd_runtime_tflm.cc"} <= names
+    for folder in projects[:1] if not b.is_emulated else [tmp_path / "make" / "core"]:
+        for name, data in core.items():
+            assert (folder / name).read_bytes() == data  # verbatim
+    meta_h = next(tmp_path.rglob("unikd_model_meta.h")).read_text()
+    assert f'#define UNIKD_RUNTIME_NAME "{runtime}"' in meta_h and meta.model_sha256 in meta_h
+    readme = (tmp_path / "README.md").read_text()
+    assert b.description in readme and meta.model_sha256 in readme
+
+
+def test_tflm_runtime_registers_exactly_the_model_ops(runtimes, model):
+    src = runtimes["tflm"].files["unikd_runtime_tflm.cc"].decode()
+    assert "MicroMutableOpResolver<5>" in src
+    assert re.findall(r"resolver->(Add\w+)\(\)", src) == ["AddConv2D", "AddPad", "AddMaxPool2D", "AddMean",
+                                                          "AddFullyConnected"]
+    assert f"kArenaBytes = {ARENA};" in src
+
+
+def test_tflm_refuses_ops_it_cannot_register():
+    with pytest.raises(UnsupportedOpError, match="cannot register op\\(s\\) GELU, CUMSUM"):
+        tflm_runtime(["CONV_2D", "GELU", "CUMSUM"], ARENA, "x")
+
+
+def test_emulated_board_refuses_tflm(tmp_path, real_data_dir, model, runtimes):
+    with pytest.raises(DeployError, match="board qemu-m4 supports runtime\\(s\\) aot, not 'tflm'"):
+        _render(tmp_path, real_data_dir, model, runtimes, "qemu-m4", "tflm")
+
+
+def test_imu_sketch_maps_ucihar_channels(tmp_path, real_data_dir, model, runtimes):
+    _render(tmp_path, real_data_dir, model, runtimes, "esp32", "aot")
+    ino = (tmp_path / "arduino" / "unikd_esp32" / "unikd_esp32.ino").read_text()
+    # body_acc xyz <- 3,4,5; body_gyro xyz <- gyro 6,7,8; total_acc xyz <- 0,1,2
+    assert "kChannelSource[UNIKD_CHANNELS] = { 3, 4, 5, 6, 7, 8, 0, 1, 2 };" in ino
+    assert "unikd_app_push_sample(sample)" in ino and "unikd_app_feed_byte" in ino
+    drv = (tmp_path / "arduino" / "unikd_esp32" / "unikd_imu_mpu6050.cpp").read_text()
+    assert "Wire.begin(21, 22);" in drv and "kAddress = 0x68" in drv
+
+
+def test_serial_sensor_has_no_imu_code(tmp_path, real_data_dir, model, runtimes):
+    _, summary = _render(tmp_path, real_data_dir, model, runtimes, "esp32", "aot", sensor="serial")
+    assert summary["sensor"] == "serial"
+    sk = tmp_path / "arduino" / "unikd_esp32"
+    assert not list(sk.glob("unikd_imu*"))
+    assert "unikd_app_push_sample" not in (sk / "unikd_esp32.ino").read_text()
+
+
+def test_imu_refuses_channels_it_cannot_produce(tmp_path, real_data_dir, model, runtimes):
+    meta = student_metadata(str(real_data_dir), runtime="aot",
+                            channel_names=["body_acc_x", "body_acc_y", "body_acc_z", "body_gyro_x", "body_gyro_y",
+                                           "body_gyro_z", "total_acc_x", "total_acc_y", "heart_rate"])
+    with pytest.raises(DeployError, match="cannot produce channel\\(s\\) heart_rate.*--sensor serial"):
+        render_project(get_board("esp32"), model, meta, runtimes["aot"], tmp_path)
+
+
+def test_templates_are_strict():
+    with pytest.raises(jinja2.UndefinedError, match="board"):
+        render_template("platformio.ini.j2", runtime="aot", pio={}, lib_deps=[])
+
+
+def test_missing_aot_generator_is_refused_clearly(monkeypatch, model):
+    monkeypatch.setitem(sys.modules, "codegen.aot", None)  # the generator package absent from the install
+    with pytest.raises(DeployError, match="the aot runtime is not available.*--runtime tflm"):
+        aot_runtime(model)
+
+
+@pytest.mark.parametrize("board, sensor", [("esp32", "mpu6050"), ("nano33ble", "serial")])
+def test_arduino_sketch_sources_compile(tmp_path, real_data_dir, model, runtimes, board, sensor):
+    require_tools("g++", "gcc")
+    out = tmp_path / "out"
+    out.mkdir()
+    _render(out, real_data_dir, model, runtimes, board, "aot", sensor=sensor)
+    shim = tmp_path / "shim"
+    shim.mkdir()
+    (shim / "Arduino.h").write_text(ARDUINO_H)
+    (shim / "Wire.h").write_text(WIRE_H)
+    sk = out / "arduino" / f"unikd_{board}"
+    objs = []
+    for src in sorted(sk.iterdir()):
+        if src.suffix not in (".c", ".cpp", ".ino"):
+            continue
+        obj = tmp_path / (src.name + ".o")
+        cc = ["gcc", "-std=c99"] if src.suffix == ".c" else ["g++", "-std=c++17", "-x", "c++"]
+        subprocess.run([*cc, "-Wall", "-Wextra", "-Werror", "-ffp-contract=off", "-I", str(shim), "-I", str(sk),
+                        "-c", str(src), "-o", str(obj)], check=True)
+        objs.append(obj)
+    assert len(objs) >= 6
+
+
+def test_emulated_board_project_builds(tmp_path, real_data_dir, model, runtimes):
+    require_tools("make", "arm-none-eabi-gcc")
+    _render(tmp_path, real_data_dir, model, runtimes, "qemu-m4", "aot")
+    p = subprocess.run(["make", "-C", str(tmp_path / "make")], capture_output=True, text=True)
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
+    assert (tmp_path / "make" / "build" / "fw.elf").is_file()
