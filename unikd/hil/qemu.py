@@ -41,7 +41,8 @@ def build_firmware(project_dir, jobs: int = 1) -> Path:
     """`make` in a rendered qemu-m4 project (firmware/boards/qemu-m4/Makefile); returns build/fw.elf."""
     project_dir = Path(project_dir)
     if not (project_dir / "Makefile").is_file():
-        raise QemuError(f"{project_dir} has no Makefile: render a qemu-m4 project first (unikd-mcu build --board qemu-m4)")
+        raise QemuError(f"{project_dir} has no Makefile: render a qemu-m4 project first "
+                        f"(unikd-mcu build --board qemu-m4)")
     missing = missing_tools()
     if missing:
         raise QemuError(f"missing {', '.join(missing)}; on Debian: apt-get install {DEBIAN_PACKAGES}")
