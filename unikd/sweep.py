@@ -19,6 +19,15 @@ ROW_KEYS = ("scenario", "seed", "method", "macro_f1", "accuracy", "teacher_macro
             "student_seconds", "run_dir")
 
 
+def _finished_with(run_dir: Path, cfg) -> bool:
+    """A complete run trained with exactly this configuration: a sweep resumes instead of retraining it."""
+    try:
+        saved = json.loads((run_dir / "config.json").read_text())
+        return (run_dir / "metrics.json").is_file() and saved == json.loads(json.dumps(cfg.to_dict()))
+    except (OSError, ValueError):
+        return False
+
+
 def _job(scenario: tuple[int, int], seed: int, methods: list[str], base: dict, out: Path) -> list[dict]:
     from unikd.data import load_dataset
     from unikd.data.scenario import scenario_data
@@ -32,7 +41,9 @@ def _job(scenario: tuple[int, int], seed: int, methods: list[str], base: dict, o
         cfg = resolve_config(base | {"source": src, "target": tgt, "seed": seed, "method": method,
                                      "progress": False, "teacher_cache": str(out / "teachers")})
         cfg.out = str(out / "runs" / cfg.run_name())
-        run_dir = train_run(cfg, data)
+        run_dir = Path(cfg.out)
+        if not _finished_with(run_dir, cfg):
+            run_dir = train_run(cfg, data)
         m = json.loads((run_dir / "metrics.json").read_text())
         t = m.get("teacher") or {}
         rows.append({"scenario": f"{src}->{tgt}", "seed": seed, "method": method, "macro_f1": m["macro_f1"],

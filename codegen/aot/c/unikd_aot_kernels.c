@@ -46,8 +46,9 @@ int32_t unikd_aot_multiply_by_quantized_multiplier(int32_t x, int32_t multiplier
         saturating_rounding_doubling_high_mul(shift_left_wrap(x, left_shift), multiplier), right_shift);
 }
 
-/* Sum of w[i] * x[i] over n int8 values: nearly all of the work. Integer sums do not depend on their order,
- * so both versions give TFLM's result exactly. */
+/* Dot products of two filter rows w0, w1 with the same n int8 inputs x, added to *acc0 and *acc1: nearly all of
+ * the work. Two output channels share each input load. Integer sums do not depend on their order, so both
+ * versions give TFLM's result exactly. */
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP == 1
 #include <arm_acle.h>
 
@@ -63,34 +64,46 @@ static int32_t rotate8(int32_t v) {
     return (int32_t)(((uint32_t)v >> 8) | ((uint32_t)v << 24));
 }
 
-static int32_t dot(const int8_t *w, const int8_t *x, int32_t n) {
-    int32_t acc = 0;
-    int32_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        const int32_t wv = load4(w + i);
-        const int32_t xv = load4(x + i);
-        acc = __smlad(__sxtb16(wv), __sxtb16(xv), acc);
-        acc = __smlad(__sxtb16(rotate8(wv)), __sxtb16(rotate8(xv)), acc);
-    }
-    for (; i < n; ++i) {
-        acc += (int32_t)w[i] * x[i];
-    }
-    return acc;
-}
-#else
-/* Portable C, unrolled by four. */
-static int32_t dot(const int8_t *w, const int8_t *x, int32_t n) {
+static void dot2(const int8_t *w0, const int8_t *w1, const int8_t *x, int32_t n, int32_t *acc0, int32_t *acc1) {
     int32_t a0 = 0;
     int32_t a1 = 0;
     int32_t i = 0;
     for (; i + 4 <= n; i += 4) {
-        a0 += (int32_t)w[i] * x[i] + (int32_t)w[i + 1] * x[i + 1];
-        a1 += (int32_t)w[i + 2] * x[i + 2] + (int32_t)w[i + 3] * x[i + 3];
+        const int32_t xv = load4(x + i);
+        const int32_t x_even = __sxtb16(xv);
+        const int32_t x_odd = __sxtb16(rotate8(xv));
+        const int32_t w0v = load4(w0 + i);
+        const int32_t w1v = load4(w1 + i);
+        a0 = __smlad(__sxtb16(w0v), x_even, a0);
+        a0 = __smlad(__sxtb16(rotate8(w0v)), x_odd, a0);
+        a1 = __smlad(__sxtb16(w1v), x_even, a1);
+        a1 = __smlad(__sxtb16(rotate8(w1v)), x_odd, a1);
     }
     for (; i < n; ++i) {
-        a0 += (int32_t)w[i] * x[i];
+        a0 += (int32_t)w0[i] * x[i];
+        a1 += (int32_t)w1[i] * x[i];
     }
-    return a0 + a1;
+    *acc0 += a0;
+    *acc1 += a1;
+}
+#else
+/* Portable C, unrolled by two. */
+static void dot2(const int8_t *w0, const int8_t *w1, const int8_t *x, int32_t n, int32_t *acc0, int32_t *acc1) {
+    int32_t a0 = 0;
+    int32_t a1 = 0;
+    int32_t i = 0;
+    for (; i + 2 <= n; i += 2) {
+        const int32_t x0 = x[i];
+        const int32_t x1 = x[i + 1];
+        a0 += w0[i] * x0 + w0[i + 1] * x1;
+        a1 += w1[i] * x0 + w1[i + 1] * x1;
+    }
+    if (i < n) {
+        a0 += w0[i] * x[i];
+        a1 += w1[i] * x[i];
+    }
+    *acc0 += a0;
+    *acc1 += a1;
 }
 #endif
 
@@ -115,11 +128,12 @@ static void valid_taps(int32_t origin, int32_t dilation, int32_t size, int32_t t
  * as sum(w * x) + bias + input_offset * sum(w): window_bias holds bias + input_offset * sum(w) over the whole
  * filter (computed at generation time), so a window with every tap inside costs one dot product; a window
  * that overhangs the image adds bias + input_offset * sum(w) over its inside taps only. With dilation 1 a row
- * of taps is one contiguous run of k * in_c values in both the input and the filter. */
+ * of taps is one contiguous run of k * in_c values in both the input and the filter. Output channels go in
+ * pairs (an odd last channel is computed twice and written once). */
 void unikd_aot_conv2d(const unikd_aot_conv_params *p, const int8_t *input, const int8_t *filter,
                       const int32_t *bias, const int32_t *window_bias, const int32_t *multipliers,
                       const int32_t *shifts, int8_t *output) {
-    int32_t b, oy, ox, oc, ky, kx;
+    int32_t b, oy, ox, oc, ky, kx, j;
     const int32_t filter_row = p->k_w * p->in_c;
     const int32_t filter_size = p->k_h * filter_row;
     for (b = 0; b < p->batches; ++b) {
@@ -133,37 +147,37 @@ void unikd_aot_conv2d(const unikd_aot_conv_params *p, const int8_t *input, const
                 int32_t kx_first, kx_end, whole;
                 valid_taps(x0, p->dil_w, p->in_w, p->k_w, &kx_first, &kx_end);
                 whole = ky_first == 0 && ky_end == p->k_h && kx_first == 0 && kx_end == p->k_w;
-                for (oc = 0; oc < p->out_c; ++oc) {
-                    const int8_t *f = filter + (size_t)oc * filter_size;
-                    int32_t acc = 0;
-                    int32_t wsum = 0;
+                for (oc = 0; oc < p->out_c; oc += 2) {
+                    const int32_t count = p->out_c - oc >= 2 ? 2 : 1;
+                    const int8_t *f[2];
+                    int32_t acc[2] = {0, 0};
+                    int32_t wsum[2] = {0, 0};
+                    f[0] = filter + (size_t)oc * filter_size;
+                    f[1] = count == 2 ? f[0] + filter_size : f[0];
                     for (ky = ky_first; ky < ky_end; ++ky) {
                         const int8_t *in_row = in_batch + (size_t)(y0 + p->dil_h * ky) * p->in_w * p->in_c;
-                        const int8_t *f_row = f + ky * filter_row;
-                        if (p->dil_w == 1) {
-                            const int32_t n = (kx_end - kx_first) * p->in_c;
-                            acc += dot(f_row + kx_first * p->in_c, in_row + (size_t)(x0 + kx_first) * p->in_c, n);
+                        const int32_t run = p->dil_w == 1 ? (kx_end - kx_first) * p->in_c : p->in_c;
+                        for (kx = kx_first; kx < kx_end; kx += p->dil_w == 1 ? p->k_w : 1) {
+                            const int32_t f_off = ky * filter_row + kx * p->in_c;
+                            const int8_t *x = in_row + (size_t)(x0 + p->dil_w * kx) * p->in_c;
+                            dot2(f[0] + f_off, f[1] + f_off, x, run, &acc[0], &acc[1]);
                             if (!whole) {
-                                wsum += sum(f_row + kx_first * p->in_c, n);
-                            }
-                        } else {
-                            for (kx = kx_first; kx < kx_end; ++kx) {
-                                acc += dot(f_row + kx * p->in_c, in_row + (size_t)(x0 + p->dil_w * kx) * p->in_c,
-                                           p->in_c);
-                                if (!whole) {
-                                    wsum += sum(f_row + kx * p->in_c, p->in_c);
-                                }
+                                wsum[0] += sum(f[0] + f_off, run);
+                                wsum[1] += sum(f[1] + f_off, run);
                             }
                         }
                     }
-                    if (whole) {
-                        acc += window_bias[oc];
-                    } else {
-                        acc += p->input_offset * wsum + (bias != NULL ? bias[oc] : 0);
+                    for (j = 0; j < count; ++j) {
+                        int32_t v = acc[j];
+                        if (whole) {
+                            v += window_bias[oc + j];
+                        } else {
+                            v += p->input_offset * wsum[j] + (bias != NULL ? bias[oc + j] : 0);
+                        }
+                        v = unikd_aot_multiply_by_quantized_multiplier(v, multipliers[oc + j], shifts[oc + j]);
+                        v += p->output_offset;
+                        *output++ = (int8_t)clamp_i32(v, p->act_min, p->act_max);
                     }
-                    acc = unikd_aot_multiply_by_quantized_multiplier(acc, multipliers[oc], shifts[oc]);
-                    acc += p->output_offset;
-                    *output++ = (int8_t)clamp_i32(acc, p->act_min, p->act_max);
                 }
             }
         }
