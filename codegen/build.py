@@ -160,42 +160,39 @@ def _run_tool(cmd: list[str], cwd: Path | None = None) -> subprocess.CompletedPr
     return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=TOOL_TIMEOUT_S)
 
 
+def _compile_and_size(tool: str, display: str, project: str, args: list[str], what: str, progress: Progress,
+                      flash_re: str, ram_re: str) -> dict:
+    """Compile one project with `tool args` (or record that the tool is missing) and read the flash and static-RAM
+    bytes from its output with the two regexes (first group of each)."""
+    entry = {"tool": tool, "project": project}
+    path = shutil.which(tool)
+    if path is None:
+        return entry | {"status": "not installed", "note": f"{display} is not on PATH: the {what} was not compiled"}
+    progress(f"compiling the {what} with {tool}")
+    p = _run_tool([path, *args])
+    text = p.stdout + p.stderr
+    flash, ram = re.search(flash_re, text), re.search(ram_re, text)
+    return entry | {"status": "ok" if p.returncode == 0 else "failed", "output_tail": text[-2000:],
+                    "flash_bytes": int(flash.group(1)) if flash else None,
+                    "static_ram_bytes": int(ram.group(1)) if ram else None}
+
+
 def compile_projects(board: Board, out: Path, progress: Progress) -> list[dict]:
     """Compile the rendered project(s) with whatever toolchain is installed; record size figures or why not."""
     results = []
     if board.arduino:
-        tool = shutil.which("arduino-cli")
-        entry = {"tool": "arduino-cli", "project": f"arduino/{sketch_name(board)}"}
-        if tool is None:
-            entry |= {"status": "not installed", "note": "arduino-cli is not on PATH: the sketch was not compiled"}
-        else:
-            progress("compiling the Arduino sketch with arduino-cli")
-            p = _run_tool([tool, "compile", "--fqbn", board.arduino["fqbn"],
-                           "--build-property", "compiler.c.extra_flags=-ffp-contract=off",
-                           "--build-property", "compiler.cpp.extra_flags=-ffp-contract=off",
-                           str(out / "arduino" / sketch_name(board))])
-            text = p.stdout + p.stderr
-            flash = re.search(r"Sketch uses (\d+) bytes", text)
-            ram = re.search(r"Global variables use (\d+) bytes", text)
-            entry |= {"status": "ok" if p.returncode == 0 else "failed", "output_tail": text[-2000:],
-                      "flash_bytes": int(flash.group(1)) if flash else None,
-                      "static_ram_bytes": int(ram.group(1)) if ram else None}
-        results.append(entry)
+        results.append(_compile_and_size(
+            "arduino-cli", "arduino-cli", f"arduino/{sketch_name(board)}",
+            ["compile", "--fqbn", board.arduino["fqbn"],
+             "--build-property", "compiler.c.extra_flags=-ffp-contract=off",
+             "--build-property", "compiler.cpp.extra_flags=-ffp-contract=off",
+             str(out / "arduino" / sketch_name(board))],
+            "Arduino sketch", progress, r"Sketch uses (\d+) bytes", r"Global variables use (\d+) bytes"))
     if board.platformio:
-        tool = shutil.which("pio")
-        entry = {"tool": "pio", "project": "platformio"}
-        if tool is None:
-            entry |= {"status": "not installed", "note": "pio (PlatformIO) is not on PATH: the project was not compiled"}
-        else:
-            progress("compiling the PlatformIO project with pio")
-            p = _run_tool([tool, "run", "-d", str(out / "platformio")])
-            text = p.stdout + p.stderr
-            flash = re.search(r"Flash:.*?used (\d+) bytes from (\d+) bytes", text)
-            ram = re.search(r"RAM:.*?used (\d+) bytes from (\d+) bytes", text)
-            entry |= {"status": "ok" if p.returncode == 0 else "failed", "output_tail": text[-2000:],
-                      "flash_bytes": int(flash.group(1)) if flash else None,
-                      "static_ram_bytes": int(ram.group(1)) if ram else None}
-        results.append(entry)
+        results.append(_compile_and_size(
+            "pio", "pio (PlatformIO)", "platformio", ["run", "-d", str(out / "platformio")],
+            "PlatformIO project", progress,
+            r"Flash:.*?used (\d+) bytes from (\d+) bytes", r"RAM:.*?used (\d+) bytes from (\d+) bytes"))
     if board.is_emulated:
         missing = [t for t in ("make", "arm-none-eabi-gcc") if shutil.which(t) is None]
         entry = {"tool": "make + arm-none-eabi-gcc", "project": EMULATED_DIR}

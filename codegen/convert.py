@@ -53,8 +53,10 @@ def _quiet_tensorflow():
             os.environ["TF_CPP_MIN_LOG_LEVEL"] = old
 
 
-def keras_to_int8_tflite(model, representative: np.ndarray) -> bytes:
-    """Convert a Keras model to full-integer int8 TFLite, calibrating on `representative` (N, ...) float32."""
+def keras_to_int8_tflite(model, representative: np.ndarray, per_tensor_dense: bool = False) -> bytes:
+    """Convert a Keras model to full-integer int8 TFLite, calibrating on `representative` (N, ...) float32, one
+    window at a time. `per_tensor_dense` quantises Dense weights per tensor instead of per output channel (the
+    converter's default; the deploy path keeps it, the aot tests use both)."""
     with _quiet_tensorflow():
         import tensorflow as tf
 
@@ -70,6 +72,8 @@ def keras_to_int8_tflite(model, representative: np.ndarray) -> bytes:
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         converter.inference_input_type = tf.int8
         converter.inference_output_type = tf.int8
+        if per_tensor_dense:
+            converter._experimental_disable_per_channel_quantization_for_dense_layers = True
         return bytes(converter.convert())
 
 

@@ -24,6 +24,7 @@ tflm_runtime = pytest.importorskip("tflite_micro").runtime
 
 from codegen.aot import UnsupportedOpError, generate  # noqa: E402
 from codegen.aot.tflite_reader import read_model  # noqa: E402
+from codegen.convert import keras_to_int8_tflite  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 RUNTIME_INCLUDE = REPO / "firmware" / "core"
@@ -85,22 +86,6 @@ def _randomise_biases(model, rng, scale=0.2):
         if getattr(layer, "use_bias", False) and layer.weights:
             kernel, bias = layer.get_weights()
             layer.set_weights([kernel, rng.normal(0.0, scale, bias.shape).astype(np.float32)])
-
-
-def _convert(model, representative, per_tensor_dense=False) -> bytes:
-    def rep():
-        for x in representative:
-            yield [x[None].astype(np.float32)]
-
-    conv = tf.lite.TFLiteConverter.from_keras_model(model)
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = rep
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv.inference_input_type = tf.int8
-    conv.inference_output_type = tf.int8
-    if per_tensor_dense:
-        conv._experimental_disable_per_channel_quantization_for_dense_layers = True
-    return conv.convert()
 
 
 def _cnn(widths, head="gap", n_classes=6, seed=0):
@@ -216,17 +201,17 @@ def models(windows):
     """All test models, converted once per session (about 10 s in all)."""
     rep = windows["source"][::3][:64]
     out = {
-        "student_gap": _convert(_cnn((16, 32, 32)), rep),
-        "student_reduce_mean": _convert(_cnn((16, 32, 32), head="reduce_mean", seed=1), rep),
-        "teacher": _convert(_cnn((64, 128, 128), seed=2), rep),
-        "student_dense_per_tensor": _convert(_cnn((16, 32, 32), seed=3), rep, per_tensor_dense=True),
-        "avgpool": _convert(_small("avgpool"), rep),
-        "softmax": _convert(_small("softmax"), rep),
-        "reshape": _convert(_small("reshape"), rep),
-        "reshape_io": _convert(_small("reshape_io"), rep),
-        "conv_options": _convert(_small("conv_options"), rep),
-        "dense_relu_negative_input": _convert(_small("dense_relu"), -np.abs(rep)),
-        "negative_out_positive_input": _convert(_small("negative_out"), np.abs(rep)),
+        "student_gap": keras_to_int8_tflite(_cnn((16, 32, 32)), rep),
+        "student_reduce_mean": keras_to_int8_tflite(_cnn((16, 32, 32), head="reduce_mean", seed=1), rep),
+        "teacher": keras_to_int8_tflite(_cnn((64, 128, 128), seed=2), rep),
+        "student_dense_per_tensor": keras_to_int8_tflite(_cnn((16, 32, 32), seed=3), rep, per_tensor_dense=True),
+        "avgpool": keras_to_int8_tflite(_small("avgpool"), rep),
+        "softmax": keras_to_int8_tflite(_small("softmax"), rep),
+        "reshape": keras_to_int8_tflite(_small("reshape"), rep),
+        "reshape_io": keras_to_int8_tflite(_small("reshape_io"), rep),
+        "conv_options": keras_to_int8_tflite(_small("conv_options"), rep),
+        "dense_relu_negative_input": keras_to_int8_tflite(_small("dense_relu"), -np.abs(rep)),
+        "negative_out_positive_input": keras_to_int8_tflite(_small("negative_out"), np.abs(rep)),
     }
     out["softmax_beta_0.3"] = _softmax_beta(out["softmax"], 0.3)
     out["softmax_beta_40"] = _softmax_beta(out["softmax"], 40.0)
@@ -505,7 +490,7 @@ def test_generated_c_is_bit_exact_on_the_emulated_cortex_m4(models, windows, tmp
 
 def test_unsupported_ops_are_refused_by_name(windows, tmp_path):
     """A model with TANH and ADD is refused at generation time, naming both ops, and nothing is written."""
-    tflite = _convert(_small("tanh_add"), windows["source"][:16])
+    tflite = keras_to_int8_tflite(_small("tanh_add"), windows["source"][:16])
     ops = [o.op for o in read_model(tflite).operators]
     assert "TANH" in ops and "ADD" in ops
     with pytest.raises(UnsupportedOpError) as info:

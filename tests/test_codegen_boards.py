@@ -7,22 +7,9 @@ import pytest
 
 from codegen.boards import ENV_VAR, all_boards, get_board, load_board_file
 from codegen.errors import DeployError
+from test_codegen_shared import TINY_BOARD_YAML
 from unikd.cli import main
 from unikd.errors import UserError
-
-TINY = """name: tiny
-description: a board too small for anything
-mcu: Tiny (8 KB flash)
-flash_budget_bytes: 8000
-ram_budget_bytes: 2000
-baud: 9600
-sensor: serial
-runtime: aot
-runtimes: [aot]
-toolchain: none
-flash_tools: [pio]
-platformio: {env: tiny, platform: tinyplat, board: tinyboard, framework: arduino}
-"""
 
 
 def test_shipped_boards():
@@ -57,7 +44,7 @@ def test_boards_command_prints_a_table(capsys):
 
 
 def test_user_profiles_from_env(tmp_path, monkeypatch, capsys):
-    (tmp_path / "tiny.yaml").write_text(TINY)
+    (tmp_path / "tiny.yaml").write_text(TINY_BOARD_YAML)
     monkeypatch.setenv(ENV_VAR, str(tmp_path))
     assert get_board("tiny").flash_budget_bytes == 8000
     assert main(["boards"]) == 0
@@ -74,7 +61,7 @@ def test_user_profiles_from_env(tmp_path, monkeypatch, capsys):
 ])
 def test_bad_profile_messages_name_file_and_key(tmp_path, change, message):
     path = tmp_path / "tiny.yaml"
-    path.write_text(TINY.replace(*change))
+    path.write_text(TINY_BOARD_YAML.replace(*change))
     with pytest.raises(DeployError) as e:
         load_board_file(path)
     assert str(path) in str(e.value) and message in str(e.value)

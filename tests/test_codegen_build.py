@@ -13,25 +13,11 @@ import pytest
 import torch
 
 from codegen.boards import ENV_VAR
-from test_codegen_shared import (random_net, require_tools, scenario, student_tflite, tflite_with_tanh, tool_exists,
-                                 write_run_dir)
+from test_codegen_shared import (TINY_BOARD_YAML, random_net, require_tools, scenario, student_tflite,
+                                 tflite_with_tanh, tool_exists, write_run_dir)
 from unikd.cli import main
 
 torch.set_num_threads(1)
-
-TINY = """name: tiny
-description: a board too small for the student
-mcu: Tiny
-flash_budget_bytes: 8000
-ram_budget_bytes: 2000
-baud: 9600
-sensor: serial
-runtime: aot
-runtimes: [aot]
-toolchain: none
-flash_tools: [pio]
-platformio: {env: tiny, platform: tinyplat, board: tinyboard, framework: arduino}
-"""
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +123,7 @@ def test_unknown_board(run_dir, tmp_path, capsys):
 def test_over_budget(run_dir, real_data_dir, tmp_path, capsys, monkeypatch):
     boards = tmp_path / "boards"
     boards.mkdir()
-    (boards / "tiny.yaml").write_text(TINY)
+    (boards / "tiny.yaml").write_text(TINY_BOARD_YAML)
     monkeypatch.setenv(ENV_VAR, str(boards))
     err = _fails(["--board", "tiny", "--run", str(run_dir), "--data-dir", str(real_data_dir)], tmp_path, capsys,
                  re.compile(r"needs ([\d,]+) bytes of flash but board tiny's budget is 8,000 bytes "

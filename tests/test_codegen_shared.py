@@ -15,6 +15,21 @@ import torch
 
 SOURCE, TARGET = 2, 11
 
+# A user board profile too small for any student (8,000 B flash, 2,000 B RAM), valid in every other respect.
+TINY_BOARD_YAML = """name: tiny
+description: a board too small for anything
+mcu: Tiny (8 KB flash)
+flash_budget_bytes: 8000
+ram_budget_bytes: 2000
+baud: 9600
+sensor: serial
+runtime: aot
+runtimes: [aot]
+toolchain: none
+flash_tools: [pio]
+platformio: {env: tiny, platform: tinyplat, board: tinyboard, framework: arduino}
+"""
+
 
 @functools.lru_cache(maxsize=None)
 def scenario(data_dir: str):

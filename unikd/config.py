@@ -29,6 +29,7 @@ class TrainConfig:
     lr: float = 1e-3
     teacher_lr: float = 1e-3
     weight_decay: float = 1e-4
+    lr_schedule: str = "cosine"  # or "constant"; cosine lets the last epoch (the one scored) settle
     normalise: str = "zscore"
     # losses
     temperature: float = 4.0
@@ -90,6 +91,8 @@ def resolve_config(overrides: dict) -> TrainConfig:
     values = dict(METHODS.get(method).defaults)
     values.update({k: v for k, v in overrides.items() if v is not None})
     cfg = TrainConfig(**values)
+    if cfg.lr_schedule not in ("cosine", "constant"):
+        raise UserError(f"lr_schedule must be 'cosine' or 'constant', got {cfg.lr_schedule!r}")
     if cfg.lambda_schedule not in ("ramp", "authors"):
         raise UserError(f"lambda_schedule must be 'ramp' or 'authors', got {cfg.lambda_schedule!r}")
     for name in ("epochs", "teacher_epochs", "batch_size", "threads"):

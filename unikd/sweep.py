@@ -39,7 +39,8 @@ def _job(scenario: tuple[int, int], seed: int, methods: list[str], base: dict, o
     rows = []
     for method in methods:
         cfg = resolve_config(base | {"source": src, "target": tgt, "seed": seed, "method": method,
-                                     "progress": False, "teacher_cache": str(out / "teachers")})
+                                     "progress": False,
+                                     "teacher_cache": base.get("teacher_cache") or str(out / "teachers")})
         cfg.out = str(out / "runs" / cfg.run_name())
         run_dir = Path(cfg.out)
         if not _finished_with(run_dir, cfg):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import json
 import os
 import random
@@ -24,7 +25,7 @@ from unikd.models import build_model, count_parameters
 from unikd.rundir import atomic_dir, write_json
 
 TEACHER_FIELDS = ("dataset", "source", "target", "seed", "teacher_model", "teacher_epochs", "teacher_lr",
-                  "batch_size", "weight_decay", "normalise", "lambda_schedule", "domain_weight")
+                  "batch_size", "weight_decay", "normalise", "lambda_schedule", "domain_weight", "lr_schedule")
 
 
 def seed_everything(seed: int, threads: int) -> None:
@@ -63,7 +64,15 @@ def prepare(cfg: TrainConfig, data: ScenarioData | None = None) -> Prepared:
                     t(norm, data.target_test.X), data.target_test.y)
 
 
-def fit(method, p: Prepared, epochs: int, batch_size: int, seed: int, desc: str, progress: bool) -> list[dict]:
+def lr_factor(schedule: str, epoch: int, epochs: int) -> float:
+    """Multiplier of the base learning rate in `epoch` (0-based): constant, or a half cosine from 1 to ~0."""
+    if schedule == "constant":
+        return 1.0
+    return 0.5 * (1.0 + math.cos(math.pi * epoch / epochs))
+
+
+def fit(method, p: Prepared, epochs: int, batch_size: int, seed: int, desc: str, progress: bool,
+        lr_schedule: str = "constant") -> list[dict]:
     """Epochs of paired (source, target) batches; both shuffled by a seeded generator, last partial batch dropped
     (so the steps per epoch = the smaller domain's full batches, as in the reference code)."""
     rng = np.random.default_rng(seed)
@@ -73,10 +82,16 @@ def fit(method, p: Prepared, epochs: int, batch_size: int, seed: int, desc: str,
     teacher = method.teacher
     t_s, t_t = (teacher_outputs(teacher, p.xs), teacher_outputs(teacher, p.xt)) if teacher else (None, None)
     pick = lambda out, idx: None if out is None else (out[0][idx], out[1][idx])  # noqa: E731
+    opts = method.optimizers()
+    base_lrs = [[g["lr"] for g in o.param_groups] for o in opts]
     history = []
     bar = tqdm(range(epochs), desc=desc, disable=not progress, leave=False, unit="epoch")
     for epoch in bar:
         method.net.train()
+        factor = lr_factor(lr_schedule, epoch, epochs)
+        for o, lrs in zip(opts, base_lrs):
+            for g, lr in zip(o.param_groups, lrs):
+                g["lr"] = lr * factor
         ps, pt = rng.permutation(ns), rng.permutation(nt)
         sums: dict[str, float] = {}
         start = time.perf_counter()
@@ -121,7 +136,8 @@ def get_teacher(cfg: TrainConfig, kind: str, p: Prepared):
     tcfg = TrainConfig(**{**cfg.to_dict(), "lr": cfg.teacher_lr})
     method = METHODS.get(kind)(net, tcfg)
     start = time.perf_counter()
-    history = fit(method, p, cfg.teacher_epochs, cfg.batch_size, cfg.seed, f"teacher ({kind})", cfg.progress)
+    history = fit(method, p, cfg.teacher_epochs, cfg.batch_size, cfg.seed, f"teacher ({kind})", cfg.progress,
+                  cfg.lr_schedule)
     info = {"kind": kind, "seconds": time.perf_counter() - start, "parameters": count_parameters(net),
             "target_test": scores(p.y_test, predict(net, p.x_test), p.data.class_names), "history": history}
     with atomic_dir(folder) as tmp:
@@ -141,7 +157,8 @@ def train_student(cfg: TrainConfig, p: Prepared):
     student = build_model(cfg.student_model, p.xs.shape[1], p.data.windows.num_classes)
     method = method_cls(student, cfg, teacher)
     start = time.perf_counter()
-    history = fit(method, p, cfg.epochs, cfg.batch_size, cfg.seed + 1, f"student ({cfg.method})", cfg.progress)
+    history = fit(method, p, cfg.epochs, cfg.batch_size, cfg.seed + 1, f"student ({cfg.method})", cfg.progress,
+                  cfg.lr_schedule)
     return student, history, teacher_info, time.perf_counter() - start
 
 

@@ -81,6 +81,10 @@ class Method:
                 p.requires_grad_(False)
         self.opt = adam(self.trainable_parameters(), cfg.lr, cfg.weight_decay)
 
+    def optimizers(self) -> list[torch.optim.Optimizer]:
+        """Every optimiser the method steps (the trainer applies the learning-rate schedule to all of them)."""
+        return [o for o in vars(self).values() if isinstance(o, torch.optim.Optimizer)]
+
     def trainable_parameters(self):
         """Parameters updated by the main optimiser (the network, plus adapters in subclasses)."""
         return list(self.net.parameters())

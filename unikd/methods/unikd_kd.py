@@ -122,4 +122,4 @@ class UNIKDAuthors(UNIKD):
     summary = "UNI-KD as the authors' public code behaves (raw inputs, 10 epochs, five departures from the paper)"
     departures = AUTHORS
     defaults = {"normalise": "none", "epochs": 10, "teacher_epochs": 10, "lambda_schedule": "authors",
-                "lr": 1e-2, "teacher_lr": 1e-2}
+                "lr": 1e-2, "teacher_lr": 1e-2, "lr_schedule": "constant"}
