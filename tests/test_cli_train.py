@@ -79,4 +79,12 @@ def test_sweep_writes_markdown_csv_and_plot(real_data_dir, tmp_path):
     s = tmp_path / "sw" / "summary"
     for name in ("results.csv", "summary.md", "summary.json", "summary.png"):
         assert (s / name).is_file()
+    first_csv = (s / "results.csv").read_text()
     assert len((s / "results.csv").read_text().splitlines()) == 3
+    # the same sweep again resumes: finished runs with the same settings are scored, not retrained
+    student = tmp_path / "sw" / "runs" / "ucihar_2to11_dann_s0" / "student.pt"
+    stamp = student.stat().st_mtime_ns
+    again = cli("sweep", "--scenarios", "2->11", "--seeds", "0", "--methods", "source-only,dann", "--epochs", "2",
+                "--jobs", "1", "--out", str(tmp_path / "sw"), env_data=real_data_dir)
+    assert again.returncode == 0 and student.stat().st_mtime_ns == stamp
+    assert (s / "results.csv").read_text() == first_csv

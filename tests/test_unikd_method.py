@@ -89,3 +89,21 @@ def test_paper_and_authors_modes_differ_in_schedules():
     assert a.schedules(last)[1] == pytest.approx(0.26, abs=0.005)
     first = StepInfo(epoch=0, epochs=10, step=0, steps_per_epoch=6)
     assert m.schedules(first)[0] == 0.0 and a.schedules(first)[0] > 0.99
+
+
+def test_single_departures_can_be_switched_on_for_ablation():
+    torch.manual_seed(0)
+    teacher, student = build_model("cnn-teacher", 9, 6), build_model("cnn-student", 9, 6)
+    m = METHODS.get("unikd")(student, resolve_config({"method": "unikd", "departures": ["beta_log10"]}), teacher)
+    last = StepInfo(epoch=9, epochs=10, step=0, steps_per_epoch=6)
+    assert m.departures.beta_log10 and not m.departures.adv_without_gradient
+    assert m.schedules(last)[1] == pytest.approx(0.26, abs=0.005)  # the log10 beta...
+    assert m.schedules(StepInfo(0, 10, 0, 6))[0] == 0.0  # ...but the paper's lambda ramp
+
+
+def test_unknown_departure_is_refused_with_the_valid_names():
+    from unikd.errors import UserError
+
+    cfg = resolve_config({"method": "unikd", "departures": ["typo"]})
+    with pytest.raises(UserError, match="unknown UNI-KD departure\\(s\\) typo; valid: target_kd_on_source_batch"):
+        METHODS.get("unikd")(build_model("cnn-student", 9, 6), cfg, build_model("cnn-teacher", 9, 6))

@@ -36,10 +36,13 @@ class TrainConfig:
     beta_min: float = 0.1
     beta_max: float = 0.9
     ce_weight: float = 1.0
-    domain_weight: float = 1.0
+    dann_ce_weight: float = 1.0  # DANN's source cross-entropy weight (teacher and dann student)
+    domain_weight: float = 1.0  # DANN's domain-classifier weight
     coral_weight: float = 1.0
     adv_weight: float = 0.1
     lambda_schedule: str = "ramp"  # or "authors"
+    # UNI-KD: which of the authors' code departures from the paper to switch on (ablation); see unikd_kd.Departures
+    departures: list = field(default_factory=list)
     # models
     teacher_model: str = "cnn-teacher"
     student_model: str = "cnn-student"

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from unikd.config import resolve_config
+from unikd.config import TrainConfig, resolve_config
 from unikd.rundir import atomic_dir, write_json
 
 ROW_KEYS = ("scenario", "seed", "method", "macro_f1", "accuracy", "teacher_macro_f1", "teacher_seconds",
@@ -23,7 +23,10 @@ def _finished_with(run_dir: Path, cfg) -> bool:
     """A complete run trained with exactly this configuration: a sweep resumes instead of retraining it."""
     try:
         saved = json.loads((run_dir / "config.json").read_text())
-        return (run_dir / "metrics.json").is_file() and saved == json.loads(json.dumps(cfg.to_dict()))
+        now = json.loads(json.dumps(cfg.to_dict()))
+        defaults = json.loads(json.dumps(TrainConfig().to_dict()))
+        # a setting the saved run predates counts as its default
+        return (run_dir / "metrics.json").is_file() and {k: saved.get(k, defaults[k]) for k in now} == now
     except (OSError, ValueError):
         return False
 

@@ -33,6 +33,6 @@ class DANN(Method):
         ce = cross_entropy(z_s, b.ys)
         dom = self.disc(grad_reverse(torch.cat([f_s, f_t]), lambd))
         dc = cross_entropy(dom, domain_labels(len(b.xs), len(b.xt)))
-        loss = ce + self.cfg.domain_weight * dc
+        loss = self.cfg.dann_ce_weight * ce + self.cfg.domain_weight * dc
         self._update(loss, self.opt, self.opt_disc)
         return {"ce": ce.item(), "domain": dc.item(), "lambda": lambd}
