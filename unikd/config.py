@@ -49,7 +49,6 @@ class TrainConfig:
     # machine
     threads: int = 1
     progress: bool = True
-    extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-import math
 import json
-import os
+import math
 import random
 import time
 from dataclasses import dataclass
