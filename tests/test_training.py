@@ -64,3 +64,19 @@ def test_normaliser_is_fitted_on_training_windows_only(real_data_dir, tmp_path):
     x = np.concatenate([d.source_train.X, d.target_train.X]).astype(np.float64)
     assert np.allclose(saved.mean, x.mean(axis=(0, 2)), atol=1e-6)
     assert np.allclose(saved.inv_std, 1 / x.std(axis=(0, 2)), rtol=1e-5)
+
+
+def test_per_domain_normalisation_exports_the_targets_constants(real_data_dir, tmp_path):
+    from unikd.data import load_dataset
+    from unikd.data.normalise import Normaliser
+    from unikd.data.scenario import scenario_data
+
+    run = train_run(short(real_data_dir, tmp_path, method="source-only", epochs=1, normalise="per-domain",
+                          out=str(tmp_path / "pd")))
+    saved = Normaliser.load(run / "normaliser.json")
+    d = scenario_data(load_dataset("ucihar", real_data_dir), 2, 11)
+    x = d.target_train.X.astype(np.float64)  # the wearer's unlabelled training windows only
+    assert np.allclose(saved.mean, x.mean(axis=(0, 2)), atol=1e-6)
+    assert np.allclose(saved.inv_std, 1 / x.std(axis=(0, 2)), rtol=1e-5)
+    source_mean = d.source_train.X.astype(np.float64).mean(axis=(0, 2))
+    assert not np.allclose(saved.mean, source_mean, atol=1e-3)
