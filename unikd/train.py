@@ -24,9 +24,8 @@ from unikd.models import build_model, count_parameters
 from unikd.rundir import atomic_dir, write_json
 
 TEACHER_FIELDS = ("dataset", "source", "target", "seed", "teacher_model", "teacher_epochs", "teacher_lr",
-                  "batch_size", "weight_decay", "normalise", "lambda_schedule", "domain_weight", "lr_schedule")
-# settings added after teachers were first cached: part of the key only when not neutral, so old caches stay valid
-TEACHER_FIELDS_IF_SET = {"dann_ce_weight": 1.0}
+                  "batch_size", "weight_decay", "normalise", "lambda_schedule", "dann_ce_weight", "domain_weight",
+                  "lr_schedule")
 
 
 def seed_everything(seed: int, threads: int) -> None:
@@ -120,7 +119,6 @@ def predict(net, x: torch.Tensor, batch: int = 256) -> np.ndarray:
 
 def teacher_key(cfg: TrainConfig, kind: str) -> str:
     spec = {k: getattr(cfg, k) for k in TEACHER_FIELDS} | {"kind": kind}
-    spec |= {k: getattr(cfg, k) for k, neutral in TEACHER_FIELDS_IF_SET.items() if getattr(cfg, k) != neutral}
     digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:12]
     return f"{cfg.dataset}_{cfg.source}to{cfg.target}_{kind}_s{cfg.seed}_{digest}"
 
