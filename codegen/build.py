@@ -29,6 +29,7 @@ from codegen.carrays import model_c_files, write_files
 from codegen.errors import BudgetError, DeployError
 from codegen.metadata import metadata_for
 from codegen.render import EMULATED_DIR, aot_runtime, render_project, sketch_name, tflm_runtime
+from unikd.data.normalise import Normaliser
 from unikd.data.scenario import DEFAULT_SCENARIO
 from unikd.rundir import RunError, atomic_dir, load_run
 
@@ -241,7 +242,9 @@ def build(req: BuildRequest, progress: Progress | None = None) -> Path:
         from codegen.golden import measure_arena
         from codegen.tflite_info import read_tflite
 
-        rep = representative_windows(data, run.normaliser)
+        source_norm, _ = Normaliser.fit_domains(data.source_train.X, data.target_train.X,
+                                                run.config.get("normalise", "zscore"))
+        rep = representative_windows(data, run.normaliser, source_norm)
         progress(f"converting to int8 TFLite (calibration: {len(data.target_train)} target-train + "
                  f"{len(data.source_train)} source-train windows; loads TensorFlow)")
         model = convert_student(net, rep)

@@ -22,11 +22,12 @@ from codegen.capture import capture_fd
 from codegen.keras_mirror import build_keras_mirror, to_keras_layout
 
 
-def representative_windows(data, normaliser) -> np.ndarray:
-    """Calibration windows for a scenario: target train then source train, normalised, in the mirror's layout
-    (N, 1, L, C) float32. `data` is a unikd.data.scenario.ScenarioData."""
-    X = np.concatenate([data.target_train.X, data.source_train.X])
-    return to_keras_layout(normaliser.apply(X))
+def representative_windows(data, normaliser, source_normaliser=None) -> np.ndarray:
+    """Calibration windows for a scenario: target train then source train, each normalised as in training (the
+    source with its own constants under per-domain normalisation), in the mirror's layout (N, 1, L, C) float32.
+    `data` is a unikd.data.scenario.ScenarioData."""
+    source = (source_normaliser or normaliser).apply(data.source_train.X)
+    return to_keras_layout(np.concatenate([normaliser.apply(data.target_train.X), source]))
 
 
 @contextlib.contextmanager

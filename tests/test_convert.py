@@ -104,3 +104,18 @@ def test_representative_set_is_target_train_then_source_train_normalised(data):
     # never the target test windows
     test_first = norm.apply(sd.target_test.X[:1])[0].T
     assert not any(np.array_equal(r[0], test_first) for r in rep)
+
+
+def test_representative_set_under_per_domain_normalises_each_domain_with_its_own_constants(data):
+    from codegen.convert import representative_windows
+    from unikd.data.normalise import Normaliser
+
+    sd, _ = data
+    src, tgt = Normaliser.fit_domains(sd.source_train.X, sd.target_train.X, "per-domain")
+    rep = representative_windows(sd, tgt, src)
+    n_t = len(sd.target_train)
+    np.testing.assert_array_equal(rep[0, 0], tgt.apply(sd.target_train.X[:1])[0].T)
+    np.testing.assert_array_equal(rep[n_t, 0], src.apply(sd.source_train.X[:1])[0].T)
+    # each half is standardised: per-channel mean ~0 and std ~1 over its own windows
+    for part in (rep[:n_t, 0], rep[n_t:, 0]):
+        assert np.allclose(part.mean(axis=(0, 1)), 0, atol=1e-3) and np.allclose(part.std(axis=(0, 1)), 1, atol=1e-3)

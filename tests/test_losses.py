@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from unikd.losses import beta_schedule, coral, dann_lambda, grad_reverse, joint_weights, kd_kl
+from unikd.losses import beta_schedule, coral, dann_lambda, grad_reverse, info_max, joint_weights, kd_kl
 from unikd.losses.schedules import authors_lambda, beta_schedule_authors
 
 
@@ -74,3 +74,29 @@ def test_beta_schedule_has_the_documented_range():
 def test_authors_beta_only_reaches_about_a_quarter():
     assert beta_schedule_authors(1, 10) == pytest.approx(0.1 * math.exp(math.log10(9) / 10))
     assert beta_schedule_authors(10, 10) == pytest.approx(0.26, abs=0.005)
+
+
+def test_info_max_rewards_confident_balanced_and_penalises_collapse():
+    big = 50.0
+    balanced = torch.eye(3) * big  # each window sure of a different class
+    collapsed = torch.zeros(3, 3)
+    collapsed[:, 0] = big  # every window sure of class 0
+    uniform = torch.zeros(3, 3)  # every window unsure
+    # confident + balanced: H(p_i) ~ 0, H(mean p) = log 3
+    assert info_max(balanced).item() == pytest.approx(-math.log(3), abs=1e-6)
+    # collapsed: both entropies ~ 0; unsure: both log 3
+    assert info_max(collapsed).item() == pytest.approx(0.0, abs=1e-6)
+    assert info_max(uniform).item() == pytest.approx(0.0, abs=1e-6)
+    # hand computation on a mixed batch
+    z = torch.tensor([[2.0, 0.0, -1.0], [0.5, 0.5, 0.0]])
+    p = torch.softmax(z, 1)
+    cond = -(p * p.log()).sum(1).mean()
+    m = p.mean(0)
+    assert info_max(z).item() == pytest.approx((cond + (m * m.log()).sum()).item(), rel=1e-6)
+
+
+def test_info_max_gradient_pushes_a_collapsed_batch_apart():
+    z = torch.tensor([[3.0, 0.0], [2.5, 0.0]], requires_grad=True)
+    info_max(z).backward()
+    # descending the loss raises the minority class for at least one window
+    assert (-z.grad[:, 1]).max() > 0

@@ -58,7 +58,8 @@ def test_normaliser_is_fitted_on_training_windows_only(real_data_dir, tmp_path):
     from unikd.data.normalise import Normaliser
     from unikd.data.scenario import scenario_data
 
-    run = train_run(short(real_data_dir, tmp_path, method="source-only", epochs=1, out=str(tmp_path / "n")))
+    run = train_run(short(real_data_dir, tmp_path, method="source-only", epochs=1, normalise="zscore",
+                          out=str(tmp_path / "n")))
     saved = Normaliser.load(run / "normaliser.json")
     d = scenario_data(load_dataset("ucihar", real_data_dir), 2, 11)
     x = np.concatenate([d.source_train.X, d.target_train.X]).astype(np.float64)

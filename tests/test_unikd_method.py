@@ -107,3 +107,23 @@ def test_unknown_departure_is_refused_with_the_valid_names():
     cfg = resolve_config({"method": "unikd", "departures": ["typo"]})
     with pytest.raises(UserError, match="unknown UNI-KD departure\\(s\\) typo; valid: target_kd_on_source_batch"):
         METHODS.get("unikd")(build_model("cnn-student", 9, 6), cfg, build_model("cnn-teacher", 9, 6))
+
+
+def test_teacher_information_maximisation_is_a_teacher_setting_and_changes_the_dann_step():
+    from unikd.train import TEACHER_FIELDS
+
+    assert "teacher_im_weight" in TEACHER_FIELDS  # a teacher trained with another weight is never reused
+    assert resolve_config({"method": "unikd-authors"}).teacher_im_weight == 0.0  # the authors' plain DANN
+    steps = {}
+    for w in (0.0, 0.3):
+        torch.manual_seed(0)
+        net = build_model("cnn-teacher", 9, 6)
+        m = METHODS.get("dann")(net, resolve_config({"method": "dann", "im_weight": w}))
+        g = torch.Generator().manual_seed(1)
+        xs, xt = torch.randn(8, 9, 128, generator=g), torch.randn(8, 9, 128, generator=g)
+        ys = torch.randint(0, 6, (8,), generator=g)
+        torch.manual_seed(2)
+        out = m.train_step(Batch(xs, ys, xt, ys), INFO)
+        steps[w] = (out, net.head.weight.detach().clone())
+    assert "im" not in steps[0.0][0] and "im" in steps[0.3][0]
+    assert not torch.equal(steps[0.0][1], steps[0.3][1])  # the term reaches the weights

@@ -30,6 +30,9 @@ def _training_options(f):
                      help="per-domain: each domain standardised by its own training windows (the device gets the "
                           "target's constants); zscore: one set for both domains; none: raw values "
                           f"[default: {DEFAULTS.normalise}]."),
+        click.option("--teacher-im-weight", type=float,
+                     help="Weight of information maximisation on target windows in the DANN teacher (confident, "
+                          f"class-balanced predictions); 0 = plain DANN [default: {DEFAULTS.teacher_im_weight}]."),
         click.option("--temperature", type=float, help=f"Distillation temperature [default: {DEFAULTS.temperature}]."),
         click.option("--threads", type=int, help="torch threads per training process [default: 1]."),
         click.option("--teacher-cache", type=click.Path(file_okay=False),

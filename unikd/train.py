@@ -25,7 +25,7 @@ from unikd.rundir import atomic_dir, write_json
 
 TEACHER_FIELDS = ("dataset", "source", "target", "seed", "teacher_model", "teacher_epochs", "teacher_lr",
                   "batch_size", "weight_decay", "normalise", "lambda_schedule", "dann_ce_weight", "domain_weight",
-                  "lr_schedule")
+                  "teacher_im_weight", "lr_schedule")
 
 
 def seed_everything(seed: int, threads: int) -> None:
@@ -53,11 +53,7 @@ def prepare(cfg: TrainConfig, data: ScenarioData | None = None) -> Prepared:
     if data is None:
         data = scenario_data(load_dataset(cfg.dataset, cfg.data_dir), cfg.source, cfg.target)
     # fitted on training windows only (target labels unused), never on test windows
-    if cfg.normalise == "per-domain":
-        src_norm = Normaliser.fit([data.source_train.X], "zscore")
-        norm = Normaliser.fit([data.target_train.X], "zscore")
-    else:
-        src_norm = norm = Normaliser.fit([data.source_train.X, data.target_train.X], cfg.normalise)
+    src_norm, norm = Normaliser.fit_domains(data.source_train.X, data.target_train.X, cfg.normalise)
     t = lambda n, a: torch.from_numpy(n.apply(a))  # noqa: E731
     return Prepared(data, norm, t(src_norm, data.source_train.X), torch.from_numpy(data.source_train.y),
                     t(norm, data.target_train.X), torch.from_numpy(data.target_train.y),
@@ -133,7 +129,7 @@ def get_teacher(cfg: TrainConfig, kind: str, p: Prepared):
         return net.eval(), json.loads((folder / "teacher.json").read_text()) | {"cached": True}
     seed_everything(cfg.seed, cfg.threads)
     net = build_model(cfg.teacher_model, c, k)
-    tcfg = TrainConfig(**{**cfg.to_dict(), "lr": cfg.teacher_lr})
+    tcfg = TrainConfig(**{**cfg.to_dict(), "lr": cfg.teacher_lr, "im_weight": cfg.teacher_im_weight})
     method = METHODS.get(kind)(net, tcfg)
     start = time.perf_counter()
     history = fit(method, p, cfg.teacher_epochs, cfg.batch_size, cfg.seed, f"teacher ({kind})", cfg.progress,

@@ -36,10 +36,20 @@ class Normaliser:
         c = windows[0].shape[1]
         if kind == "none":
             return cls(np.zeros(c, np.float32), np.ones(c, np.float32), kind)
+        # "per-domain" fits like "zscore" on the windows it is given (one domain's, see fit_domains)
         x = np.concatenate([w.transpose(1, 0, 2).reshape(c, -1) for w in windows], axis=1).astype(np.float64)
         std = x.std(axis=1)
         std[std < 1e-8] = 1.0  # a constant channel stays as it is rather than blowing up
         return cls(x.mean(axis=1).astype(np.float32), (1.0 / std).astype(np.float32), kind)
+
+    @classmethod
+    def fit_domains(cls, source_X: np.ndarray, target_X: np.ndarray, kind: str) -> tuple["Normaliser", "Normaliser"]:
+        """(source's, target's) normalisers for training; the target's is the one exported with the model.
+        per-domain: each fitted on its own domain's training windows; otherwise one set fitted on both."""
+        if kind == "per-domain":
+            return cls.fit([source_X], kind), cls.fit([target_X], kind)
+        both = cls.fit([source_X, target_X], kind)
+        return both, both
 
     def apply(self, X: np.ndarray) -> np.ndarray:
         """X: (N, C, L) float32 -> normalised float32, with float32 arithmetic (as on the device)."""
