@@ -74,11 +74,11 @@ class Progress:
 
 def default_run(req: BuildRequest, progress: Progress) -> Path:
     """The default scenario's run (UCI-HAR 2->11, UNI-KD, seed 0): reused when complete, else trained now."""
-    from unikd.config import TrainConfig
+    from unikd.config import resolve_config
 
     dataset, source, target = DEFAULT_SCENARIO
-    cfg = TrainConfig(dataset=dataset, source=source, target=target, method=DEFAULT_METHOD, seed=DEFAULT_SEED,
-                      data_dir=str(req.data_dir) if req.data_dir else None)
+    cfg = resolve_config({"dataset": dataset, "source": source, "target": target, "method": DEFAULT_METHOD,
+                          "seed": DEFAULT_SEED, "data_dir": str(req.data_dir) if req.data_dir else None})
     cfg.out = str(Path(req.runs_dir) / cfg.run_name())
     run_dir = Path(cfg.out)
     try:
@@ -242,8 +242,10 @@ def build(req: BuildRequest, progress: Progress | None = None) -> Path:
         from codegen.golden import measure_arena
         from codegen.tflite_info import read_tflite
 
-        source_norm, _ = Normaliser.fit_domains(data.source_train.X, data.target_train.X,
-                                                run.config.get("normalise", "zscore"))
+        # under per-domain normalisation training standardised the source with its own constants (refitted here
+        # from the same windows); otherwise both domains used the run's saved normaliser
+        source_norm = (Normaliser.fit_domains(data.source_train.X, data.target_train.X, "per-domain")[0]
+                       if run.normaliser.kind == "per-domain" else run.normaliser)
         rep = representative_windows(data, run.normaliser, source_norm)
         progress(f"converting to int8 TFLite (calibration: {len(data.target_train)} target-train + "
                  f"{len(data.source_train)} source-train windows; loads TensorFlow)")

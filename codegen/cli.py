@@ -83,10 +83,12 @@ def find_flash_tool(board) -> tuple[str, str]:
 
 
 def _esptool_image(build_dir: Path) -> Path:
-    images = sorted(build_dir.rglob("*.ino.merged.bin")) or sorted(build_dir.rglob("firmware.bin"))
+    # only a merged image (bootloader + partitions + app) belongs at 0x0; an app-only firmware.bin written there
+    # would overwrite the bootloader
+    images = sorted(build_dir.rglob("*.ino.merged.bin"))
     if not images:
-        raise DeployError(f"esptool needs a compiled image and {build_dir} holds none (*.ino.merged.bin or "
-                          f"firmware.bin): compile with arduino-cli or pio first")
+        raise DeployError(f"esptool writes a merged image at 0x0 and {build_dir} holds none (*.ino.merged.bin): "
+                          f"compile with `arduino-cli compile --export-binaries`, or flash with arduino-cli or pio")
     return images[0]
 
 
@@ -123,8 +125,10 @@ def flash(board, port, build_dir):
         cmds = [[exe, "run", "-d", str(build_dir / "platformio"), "-t", "upload", "--upload-port", port]]
     elif tool == "esptool":
         cmds = [[exe, "--chip", b.esptool_chip, "--port", port, "write_flash", "0x0", str(_esptool_image(build_dir))]]
-    else:  # the emulated board: "flashing" is building the image QEMU boots
+    elif b.is_emulated:  # "flashing" is building the image QEMU boots
         cmds = [["make", "-C", str(build_dir / EMULATED_DIR)]]
+    else:
+        raise DeployError(f"board {b.name}: flash tool {tool!r} is not supported (arduino-cli, pio or esptool)")
     for cmd in cmds:
         click.echo("$ " + " ".join(cmd))
         if subprocess.run(cmd).returncode != 0:

@@ -1,6 +1,6 @@
 """Benchmark: the paper's 10 UCI-HAR scenarios x 3 seeds for every student method, beside the published numbers.
 
-    python scripts/bench_distill.py [--jobs 2] [--out runs/bench] [--epochs N ...]
+    python scripts/bench_distill.py [--jobs 2] [--out runs/bench] [--set KEY=VALUE ...]
 
 Prints (and writes to OUT/summary/) macro-F1 mean ± std per scenario and on average, the teachers' scores, the
 published numbers (docs/method.md) and wall-clock seconds per scenario for teacher and student on this machine.
@@ -17,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 
+from unikd.config import parse_setting
 from unikd.data.scenario import PAPER_SCENARIOS
 from unikd.sweep import markdown_table, run_sweep, summarise, write_results
 
@@ -39,9 +40,7 @@ def main(argv=None) -> int:
                     help="override a training setting for every method, e.g. --set epochs=60")
     args = ap.parse_args(argv)
     base = {"data_dir": args.data_dir}
-    for kv in args.set:
-        k, v = kv.split("=", 1)
-        base[k] = json.loads(v) if v[:1].isdigit() or v[:1] in "-[{" else v
+    base.update(parse_setting(kv) for kv in args.set)
     methods = args.methods.split(",")
     seeds = [int(s) for s in args.seeds.split(",")]
     start = time.perf_counter()
@@ -73,7 +72,8 @@ def main(argv=None) -> int:
     for m in methods:
         s = [r["student_seconds"] for r in rows if r["method"] == m]
         print(f"| student {m} | {statistics.median(s):.1f} | {max(s):.1f} |")
-    print(f"\ntotal wall clock: {wall / 60:.1f} min; settings: {json.dumps({k: v for k, v in base.items() if v})}")
+    shown = {k: v for k, v in base.items() if v is not None}
+    print(f"\ntotal wall clock: {wall / 60:.1f} min; settings: {json.dumps(shown)}")
     return 0
 
 

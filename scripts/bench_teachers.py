@@ -19,6 +19,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from unikd.config import parse_setting
 from unikd.data.scenario import PAPER_SCENARIOS
 from unikd.sweep import markdown_table, summarise
 
@@ -33,17 +34,9 @@ DEFAULT_RECIPES = {
 
 
 def _parse_recipe(text: str) -> tuple[str, dict]:
-    """'label=key=value,key=value' -> (label, {key: value}); values parsed as YAML scalars (numbers, strings)."""
-    import yaml
-
+    """'label=key=value,key=value' -> (label, {key: value}), each setting read as `--set` reads it."""
     label, _, spec = text.partition("=")
-    settings = {}
-    for item in filter(None, spec.split(",")):
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise SystemExit(f"--recipe {text!r}: expected label=key=value[,key=value...], got item {item!r}")
-        settings[key.strip()] = yaml.safe_load(value)
-    return label.strip(), settings
+    return label.strip(), dict(parse_setting(item) for item in filter(None, spec.split(",")))
 
 
 def _teacher(label: str, settings: dict, scenario: tuple[int, int], seed: int, data_dir, cache: str) -> dict:

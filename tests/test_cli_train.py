@@ -88,3 +88,32 @@ def test_sweep_writes_markdown_csv_and_plot(real_data_dir, tmp_path):
                 "--jobs", "1", "--out", str(tmp_path / "sw"), env_data=real_data_dir)
     assert again.returncode == 0 and student.stat().st_mtime_ns == stamp
     assert (s / "results.csv").read_text() == first_csv
+
+
+def test_setting_parser_reads_values_as_a_config_file_does_and_names_bad_keys():
+    from unikd.config import parse_setting
+    from unikd.errors import UserError
+
+    assert parse_setting("teacher_im_weight=.3") == ("teacher_im_weight", 0.3)
+    assert parse_setting("departures=[beta_log10]") == ("departures", ["beta_log10"])
+    assert parse_setting("normalise=zscore") == ("normalise", "zscore")
+    with pytest.raises(UserError, match="unknown setting 'epoch'.*epochs"):
+        parse_setting("epoch=3")
+    with pytest.raises(UserError, match="KEY=VALUE"):
+        parse_setting("epochs")
+
+
+def test_sweep_does_not_reuse_a_run_that_predates_a_setting(tmp_path):
+    import json
+
+    from unikd.config import resolve_config
+    from unikd.sweep import _finished_with
+
+    cfg = resolve_config({})
+    saved = json.loads(json.dumps(cfg.to_dict()))
+    (tmp_path / "metrics.json").write_text("{}")
+    (tmp_path / "config.json").write_text(json.dumps(saved))
+    assert _finished_with(tmp_path, cfg)
+    del saved["teacher_im_weight"]  # a run trained before the setting existed (its teacher had no such term)
+    (tmp_path / "config.json").write_text(json.dumps(saved))
+    assert not _finished_with(tmp_path, cfg)

@@ -70,3 +70,35 @@ def test_hello_round_trip():
     assert back.booted and back.runtime_ok and back.ticks_scale == 40 and back.timer_label == "instructions (QEMU)"
     assert back.output_scale == np.float32(0.1) and back.class_names == h.class_names
     assert (back.window, back.stride, back.input_zero_point, back.boot_count) == (128, 64, -5, 3)
+
+
+def test_unknown_timer_unit_is_labelled_not_an_error():
+    h = P.Hello(1, 7, P.MAX_PAYLOAD, 0, 128, 9, 64, 6, 0.03125, -5, 0.1, 12, 50.0, 4288, 0, "0.1.0", "aot",
+                "ab" * 32, ["a"] * 6)
+    back = P.Hello.unpack(h.pack())
+    assert back.timer_label == "unit 7" and back.ticks_scale == 1
+
+
+def test_crc16_matches_a_bitwise_reference_on_random_frames():
+    def bitwise(data, crc=0xFFFF):
+        for b in data:
+            crc ^= b << 8
+            for _ in range(8):
+                crc = ((crc << 1) ^ 0x1021) & 0xFFFF if crc & 0x8000 else (crc << 1) & 0xFFFF
+        return crc
+
+    rng = np.random.default_rng(0)
+    for n in (0, 1, 7, 1160):
+        data = rng.integers(0, 256, n, dtype=np.uint8).tobytes()
+        assert P.crc16(data) == bitwise(data)
+        assert P.crc16(data, 0x1234) == bitwise(data, 0x1234)
+
+
+def test_failed_inferences_score_as_errors_not_crashes():
+    from unikd.hil.report import scored
+    from unikd.metrics import confusion_matrix, macro_f1
+
+    y = np.array([0, 1, 2, 2])
+    dev = scored(y, np.array([0, 255, 2, -1]), 3)  # 255: the device's "inference failed" class
+    assert ((dev >= 0) & (dev < 3)).all() and (dev != y)[[1, 3]].all() and (dev == y)[[0, 2]].all()
+    assert confusion_matrix(y, dev, 3).sum() == 4 and macro_f1(y, dev, 3) < 1.0

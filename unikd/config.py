@@ -84,6 +84,18 @@ def read_config_file(path) -> dict:
     return data
 
 
+def parse_setting(text: str) -> tuple[str, object]:
+    """'key=value' -> (key, value) with the value read as YAML (numbers, true/false, lists, strings), as in a
+    config file; the key must be a TrainConfig field."""
+    key, sep, value = text.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise UserError(f"setting {text!r} must be KEY=VALUE, e.g. epochs=60")
+    if key not in FIELD_NAMES:
+        raise UserError(f"unknown setting {key!r}; valid settings: {', '.join(sorted(FIELD_NAMES))}")
+    return key, yaml.safe_load(value)
+
+
 def resolve_config(overrides: dict) -> TrainConfig:
     """Build the config: dataclass defaults, then the chosen method's defaults, then `overrides` (file + flags)."""
     from unikd.methods import METHODS

@@ -12,11 +12,14 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from unikd.config import TrainConfig, resolve_config
+from unikd.config import resolve_config
 from unikd.rundir import atomic_dir, write_json
 
 ROW_KEYS = ("scenario", "seed", "method", "macro_f1", "accuracy", "teacher_macro_f1", "teacher_seconds",
             "student_seconds", "run_dir")
+
+
+_MISSING = object()
 
 
 def _finished_with(run_dir: Path, cfg) -> bool:
@@ -24,9 +27,8 @@ def _finished_with(run_dir: Path, cfg) -> bool:
     try:
         saved = json.loads((run_dir / "config.json").read_text())
         now = json.loads(json.dumps(cfg.to_dict()))
-        defaults = json.loads(json.dumps(TrainConfig().to_dict()))
-        # a setting the saved run predates counts as its default
-        return (run_dir / "metrics.json").is_file() and {k: saved.get(k, defaults[k]) for k in now} == now
+        # a setting the saved run predates makes it a different run: its default may have changed since
+        return (run_dir / "metrics.json").is_file() and {k: saved.get(k, _MISSING) for k in now} == now
     except (OSError, ValueError):
         return False
 

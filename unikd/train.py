@@ -122,9 +122,9 @@ def teacher_key(cfg: TrainConfig, kind: str) -> str:
 def get_teacher(cfg: TrainConfig, kind: str, p: Prepared):
     """Train the scenario's teacher of this kind, or reuse the cached one trained with the same settings."""
     c, k = p.xs.shape[1], p.data.windows.num_classes
-    net = build_model(cfg.teacher_model, c, k)
     folder = cfg.teacher_cache_dir() / teacher_key(cfg, kind)
     if (folder / "teacher.pt").is_file() and (folder / "teacher.json").is_file():
+        net = build_model(cfg.teacher_model, c, k)
         net.load_state_dict(torch.load(folder / "teacher.pt", map_location="cpu", weights_only=True))
         return net.eval(), json.loads((folder / "teacher.json").read_text()) | {"cached": True}
     seed_everything(cfg.seed, cfg.threads)

@@ -277,7 +277,7 @@ def _lower_softmax(em: _Emitter, op: Operator, name: str, ptr) -> _Lowered:
     m = em.model
     x, y = m.tensors[op.inputs[0]], m.tensors[op.outputs[0]]
     _check_int8(op, x, y)
-    _need(y.zero_point == -128 and np.float32(y.scale) in (np.float32(1 / 256), np.float32(1 / 255)), op,
+    _need(y.zero_point == -128 and np.float32(y.scale) == np.float32(1 / 256), op,
           f"int8 output must have zero point -128 and scale 1/256 (has {y.zero_point}, {y.scale})")
     depth = int(x.shape[-1])
     mult, left_shift, diff_min = quant.softmax_params(op.options["beta"], x.scale)

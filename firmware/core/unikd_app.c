@@ -10,7 +10,8 @@
 #include "unikd_window.h"
 
 /* Compile-time checks (a negative array size fails the build). */
-typedef char unikd_window_fits_in_a_frame[(UNIKD_INPUT_BYTES <= UNIKD_PROTO_MAX_PAYLOAD) ? 1 : -1];
+/* the largest reply is the window dump: a 4-byte sample index, then the quantised window */
+typedef char unikd_window_fits_in_a_frame[(UNIKD_INPUT_BYTES + 4 <= UNIKD_PROTO_MAX_PAYLOAD) ? 1 : -1];
 typedef char unikd_classes_fit_in_a_byte[(UNIKD_NUM_CLASSES <= 255 && UNIKD_OUTPUT_BYTES == UNIKD_NUM_CLASSES)
                                              ? 1 : -1];
 

@@ -262,7 +262,9 @@ class HilClient:
         w, s = self.hello.window, self.hello.stride
         pos = start
         while pos < stop:
-            n = min(self.chunk_samples, stop - pos)
+            # a SAMPLES frame carries the start index (4 bytes) and float32 samples, at most hello.max_payload bytes
+            fit = (self.hello.max_payload - P.U32.size) // (4 * samples.shape[1])
+            n = min(self.chunk_samples, fit, stop - pos)
             self._where = f"stream sample {pos}"
             payload = P.U32.pack(pos) + np.ascontiguousarray(samples[pos:pos + n], "<f4").tobytes()
             try:
@@ -276,7 +278,7 @@ class HilClient:
                 self._reset_stream(pos)
                 continue
             nxt, _ = P.SAMPLES_ACK_FIXED.unpack(ack.payload)
-            pos = nxt if nxt != pos + n else pos + n  # the device says where it is (a refused gap)
+            pos = nxt  # the device says where it is (normally pos + n; elsewhere after a refused gap)
 
     def stream_samples(self, samples: np.ndarray) -> dict[int, P.Result]:
         """Stream raw float32 samples (T, CHANNELS) as a sensor would deliver them. Returns {end: result} for

@@ -135,6 +135,13 @@ def ticks_summary(ticks: list[int], hello: P.Hello) -> dict:
             "mean": float(v.mean())}
 
 
+def scored(y_true: np.ndarray, predicted: np.ndarray, k: int) -> np.ndarray:
+    """Device predictions ready for scoring: a failed inference (class 0xFF, or any value outside 0..k-1) counts
+    as a wrong class for that window, so accuracy, macro-F1 and the confusion matrix all see it as an error."""
+    y_true, predicted = np.asarray(y_true), np.asarray(predicted)
+    return np.where((predicted >= 0) & (predicted < k), predicted, (y_true + 1) % k)
+
+
 def window_mode(client: HilClient, dep: Deployed, progress=None) -> dict:
     part = dep.data.target_test
     q = dep.quantise(part.X)
@@ -147,6 +154,7 @@ def window_mode(client: HilClient, dep: Deployed, progress=None) -> dict:
     host_pred = host.argmax(1)
     same = (dev == host).all(axis=1)
     k = dep.metadata["num_classes"]
+    dev_scored = scored(part.y, dev_pred, k)
     return {
         "windows": int(len(q)),
         "identical_outputs": int(same.sum()),
@@ -155,9 +163,9 @@ def window_mode(client: HilClient, dep: Deployed, progress=None) -> dict:
         "first_differing_windows": [int(i) for i in np.flatnonzero(~same)[:10]],
         "failed_inferences": int(sum(r.status != 0 for r in results)),
         "same_prediction": int((dev_pred == host_pred).sum()),
-        "device": {"accuracy": float((dev_pred == part.y).mean()), "macro_f1": macro_f1(part.y, dev_pred, k)},
+        "device": {"accuracy": float((dev_scored == part.y).mean()), "macro_f1": macro_f1(part.y, dev_scored, k)},
         "host_int8": {"accuracy": float((host_pred == part.y).mean()), "macro_f1": macro_f1(part.y, host_pred, k)},
-        "confusion_matrix": confusion_matrix(part.y, np.clip(dev_pred, 0, k - 1), k).tolist(),
+        "confusion_matrix": confusion_matrix(part.y, dev_scored, k).tolist(),
         "inference": ticks_summary([r.ticks for r in results if r.status == 0], client.hello),
         "seconds": seconds,
         "windows_per_second": len(q) / seconds if seconds > 0 else None,
@@ -210,7 +218,8 @@ def stream_mode(client: HilClient, dep: Deployed, max_windows: int | None = None
             progress(si + 1, len(segments))
     seconds = time.perf_counter() - t0
     k = m["num_classes"]
-    y_true, y_dev = np.asarray(y_true), np.asarray(y_dev)
+    y_true = np.asarray(y_true)
+    y_dev = scored(y_true, y_dev, k)
     return {
         **total,
         "identical_fraction": total["identical"] / total["windows"] if total["windows"] else None,

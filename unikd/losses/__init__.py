@@ -7,4 +7,5 @@ from unikd.losses.kd import kd_kl
 from unikd.losses.schedules import beta_schedule, dann_lambda
 from unikd.losses.weights import joint_weights
 
-__all__ = ["coral", "GradientReversal", "grad_reverse", "info_max", "kd_kl", "beta_schedule", "dann_lambda", "joint_weights"]
+__all__ = ["coral", "GradientReversal", "grad_reverse", "info_max", "kd_kl", "beta_schedule", "dann_lambda",
+           "joint_weights"]

@@ -133,5 +133,4 @@ class UNIKDAuthors(UNIKD):
     # The authors' code builds on AdaTime: raw inputs, lr 1e-2 throughout, 10 epochs; its HAR settings train the
     # DANN teacher with source-CE and domain weights 1 and 1 (the TrainConfig defaults), with the same lambda bug.
     defaults = {"normalise": "none", "epochs": 10, "teacher_epochs": 10, "lambda_schedule": "authors",
-                "lr": 1e-2, "teacher_lr": 1e-2, "lr_schedule": "constant", "dann_ce_weight": 1.0,
-                "domain_weight": 1.0, "teacher_im_weight": 0.0}
+                "lr": 1e-2, "teacher_lr": 1e-2, "lr_schedule": "constant", "teacher_im_weight": 0.0}
