@@ -81,3 +81,18 @@ def test_per_domain_normalisation_exports_the_targets_constants(real_data_dir, t
     assert np.allclose(saved.inv_std, 1 / x.std(axis=(0, 2)), rtol=1e-5)
     source_mean = d.source_train.X.astype(np.float64).mean(axis=(0, 2))
     assert not np.allclose(saved.mean, source_mean, atol=1e-3)
+
+
+def test_source_only_student_uses_nothing_of_the_target_not_even_its_statistics(real_data_dir, tmp_path):
+    from unikd.data import load_dataset
+    from unikd.data.normalise import Normaliser
+    from unikd.data.scenario import scenario_data
+
+    # no normalise given: the source-only method's own default applies
+    run = train_run(short(real_data_dir, tmp_path, method="source-only", epochs=1, out=str(tmp_path / "so")))
+    saved = Normaliser.load(run / "normaliser.json")
+    assert saved.kind == "source"
+    d = scenario_data(load_dataset("ucihar", real_data_dir), 2, 11)
+    x = d.source_train.X.astype(np.float64)
+    assert np.allclose(saved.mean, x.mean(axis=(0, 2)), atol=1e-6)
+    assert np.allclose(saved.inv_std, 1 / x.std(axis=(0, 2)), rtol=1e-5)

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from unikd.config import TrainConfig, read_config_file, resolve_config
+from unikd.data.normalise import KINDS as NORMALISE_KINDS
 from unikd.errors import UserError
 
 DEFAULTS = TrainConfig()
@@ -26,9 +27,10 @@ def _training_options(f):
         click.option("--lr", type=float, help=f"Student learning rate (Adam) [default: {DEFAULTS.lr}]."),
         click.option("--teacher-lr", type=float, help=f"Teacher learning rate [default: {DEFAULTS.teacher_lr}]."),
         click.option("--batch-size", type=int, help=f"Windows per domain per step [default: {DEFAULTS.batch_size}]."),
-        click.option("--normalise", type=click.Choice(["per-domain", "zscore", "none"]),
+        click.option("--normalise", type=click.Choice(list(NORMALISE_KINDS)),
                      help="per-domain: each domain standardised by its own training windows (the device gets the "
-                          "target's constants); zscore: one set for both domains; none: raw values "
+                          "target's constants); zscore: one set for both domains; source: one set from the source "
+                          "only (source-only's default: no target data at all); none: raw values "
                           f"[default: {DEFAULTS.normalise}]."),
         click.option("--teacher-im-weight", type=float,
                      help="Weight of information maximisation on target windows in the DANN teacher (confident, "

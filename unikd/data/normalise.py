@@ -18,8 +18,10 @@ from unikd.data.base import DataError
 # per-domain: each domain standardised with its own training windows' constants (AdaTime's loader does this per
 #   subject file); the exported constants are the target's, fitted on its unlabelled training windows, which is
 #   what the device of that wearer applies.
+# source: one set fitted on the source's training windows only, so nothing of the target domain is used, not even
+#   its statistics (the source-only student, the no-adaptation lower bound).
 # none: raw values (the authors' UNI-KD code).
-KINDS = ("per-domain", "zscore", "none")
+KINDS = ("per-domain", "zscore", "source", "none")
 
 
 @dataclass
@@ -36,7 +38,7 @@ class Normaliser:
         c = windows[0].shape[1]
         if kind == "none":
             return cls(np.zeros(c, np.float32), np.ones(c, np.float32), kind)
-        # "per-domain" fits like "zscore" on the windows it is given (one domain's, see fit_domains)
+        # "per-domain" and "source" fit like "zscore" on the windows they are given (see fit_domains)
         x = np.concatenate([w.transpose(1, 0, 2).reshape(c, -1) for w in windows], axis=1).astype(np.float64)
         std = x.std(axis=1)
         std[std < 1e-8] = 1.0  # a constant channel stays as it is rather than blowing up
@@ -45,9 +47,13 @@ class Normaliser:
     @classmethod
     def fit_domains(cls, source_X: np.ndarray, target_X: np.ndarray, kind: str) -> tuple["Normaliser", "Normaliser"]:
         """(source's, target's) normalisers for training; the target's is the one exported with the model.
-        per-domain: each fitted on its own domain's training windows; otherwise one set fitted on both."""
+        per-domain: each fitted on its own domain's training windows; source: one set fitted on the source's;
+        otherwise one set fitted on both."""
         if kind == "per-domain":
             return cls.fit([source_X], kind), cls.fit([target_X], kind)
+        if kind == "source":
+            src = cls.fit([source_X], kind)
+            return src, src
         both = cls.fit([source_X, target_X], kind)
         return both, both
 
