@@ -2,7 +2,7 @@
 
     python scripts/bench_departures.py [--jobs 2] [--out runs/departures] [--teacher-cache runs/bench/teachers]
 
-Every variant trains the UNI-KD student with the authors' settings (raw inputs, lr 1e-2, 10 epochs, their DANN
+Every variant trains the UNI-KD student with the authors' settings (lr 1e-2, 10 epochs, their plain DANN
 teacher, which all variants share), 10 UCI-HAR scenarios x 3 seeds; the variants differ only in which
 departures are switched on: all five (the authors' code), each fix applied alone, and none (the paper).
 Prints the 10-scenario mean macro-F1 of each variant and its difference from the authors' code.

@@ -27,9 +27,10 @@ from unikd.sweep import markdown_table, summarise
 HELDOUT = [(1, 3), (4, 10), (5, 14), (8, 19), (11, 21), (13, 25), (15, 26), (17, 22), (19, 29), (23, 30)]
 
 DEFAULT_RECIPES = {
-    "DANN (per-domain inputs)": {"teacher_im_weight": 0.0},
-    "DANN + information maximisation 0.3 (default)": {},
-    "authors' teacher (raw inputs, lr 1e-2, 10 epochs)": {"method": "unikd-authors"},
+    "DANN (per-domain inputs)": {"teacher_im_weight": 0.0, "teacher_rotate_degrees": 0.0},
+    "DANN + information maximisation 0.3": {"teacher_rotate_degrees": 0.0},
+    "DANN + information maximisation 0.3 + rotations up to 30 degrees (default)": {},
+    "authors' teacher (lr 1e-2, 10 epochs)": {"method": "unikd-authors"},
 }
 
 

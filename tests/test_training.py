@@ -96,3 +96,14 @@ def test_source_only_student_uses_nothing_of_the_target_not_even_its_statistics(
     x = d.source_train.X.astype(np.float64)
     assert np.allclose(saved.mean, x.mean(axis=(0, 2)), atol=1e-6)
     assert np.allclose(saved.inv_std, 1 / x.std(axis=(0, 2)), rtol=1e-5)
+
+
+def test_teacher_is_trained_on_rotated_windows_of_the_sensor_triplets(real_data_dir, tmp_path):
+    from unikd.errors import UserError
+
+    cfg = short(real_data_dir, tmp_path, method="unikd", epochs=1, teacher_epochs=1, out=str(tmp_path / "r"))
+    train_run(cfg)
+    (info,) = [json.loads(p.read_text()) for p in (tmp_path / "teachers").glob("*/teacher.json")]
+    assert info["augment"] == "random rotation up to 30 degrees of body_acc, body_gyro, total_acc"
+    with pytest.raises(UserError, match="teacher_rotate_degrees must be between 0 and 180, got 200"):
+        resolve_config({"teacher_rotate_degrees": 200})

@@ -35,6 +35,10 @@ def _training_options(f):
         click.option("--teacher-im-weight", type=float,
                      help="Weight of information maximisation on target windows in the DANN teacher (confident, "
                           f"class-balanced predictions); 0 = plain DANN [default: {DEFAULTS.teacher_im_weight}]."),
+        click.option("--teacher-rotate-degrees", type=float,
+                     help="Train the teacher on windows turned by random device rotations of up to this many degrees "
+                          "(applied to the x/y/z channel triplets); 0 = off "
+                          f"[default: {DEFAULTS.teacher_rotate_degrees:g}]."),
         click.option("--temperature", type=float, help=f"Distillation temperature [default: {DEFAULTS.temperature}]."),
         click.option("--threads", type=int, help="torch threads per training process [default: 1]."),
         click.option("--teacher-cache", type=click.Path(file_okay=False),

@@ -40,6 +40,9 @@ class TrainConfig:
     domain_weight: float = 1.0  # DANN's domain-classifier weight
     im_weight: float = 0.0  # DANN student: information maximisation on target windows (0 = plain DANN)
     teacher_im_weight: float = 0.3  # the same for the DANN teacher; chosen by the benchmark (docs/benchmarks.md)
+    # teacher training windows turned by a random device rotation of up to this many degrees (0 = off); applied to
+    # the data set's x/y/z channel triplets (unikd/augment.py); chosen by the benchmark (docs/benchmarks.md)
+    teacher_rotate_degrees: float = 30.0
     coral_weight: float = 1.0
     adv_weight: float = 0.1
     lambda_schedule: str = "ramp"  # or "authors"
@@ -114,6 +117,8 @@ def resolve_config(overrides: dict) -> TrainConfig:
     for name in ("epochs", "teacher_epochs", "batch_size", "threads"):
         if getattr(cfg, name) < 1:
             raise UserError(f"{name} must be at least 1, got {getattr(cfg, name)}")
+    if not 0 <= cfg.teacher_rotate_degrees <= 180:
+        raise UserError(f"teacher_rotate_degrees must be between 0 and 180, got {cfg.teacher_rotate_degrees}")
     for name in ("lr", "teacher_lr", "temperature"):
         if not getattr(cfg, name) > 0:
             raise UserError(f"{name} must be positive, got {getattr(cfg, name)}")

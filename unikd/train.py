@@ -7,6 +7,7 @@ import json
 import math
 import random
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from unikd.augment import random_rotation, sensor_name, xyz_triplets
 from unikd.config import TrainConfig
 from unikd.data import load_dataset
 from unikd.data.normalise import Normaliser
@@ -25,7 +27,7 @@ from unikd.rundir import atomic_dir, write_json
 
 TEACHER_FIELDS = ("dataset", "source", "target", "seed", "teacher_model", "teacher_epochs", "teacher_lr",
                   "batch_size", "weight_decay", "normalise", "lambda_schedule", "dann_ce_weight", "domain_weight",
-                  "teacher_im_weight", "lr_schedule")
+                  "teacher_im_weight", "teacher_rotate_degrees", "lr_schedule")
 
 
 def seed_everything(seed: int, threads: int) -> None:
@@ -68,14 +70,17 @@ def lr_factor(schedule: str, epoch: int, epochs: int) -> float:
 
 
 def fit(method, p: Prepared, epochs: int, batch_size: int, seed: int, desc: str, progress: bool,
-        lr_schedule: str = "constant") -> list[dict]:
+        lr_schedule: str = "constant", augment=None) -> list[dict]:
     """Epochs of paired (source, target) batches; both shuffled by a seeded generator, last partial batch dropped
-    (so the steps per epoch = the smaller domain's full batches, as in the reference code)."""
+    (so the steps per epoch = the smaller domain's full batches, as in the reference code). `augment` (windows ->
+    windows) transforms each batch's windows; only without a teacher, whose outputs are computed once per run."""
     rng = np.random.default_rng(seed)
     ns, nt = len(p.ys), len(p.yt)
     bs_s, bs_t = min(batch_size, ns), min(batch_size, nt)
     steps = min(ns // bs_s, nt // bs_t)
     teacher = method.teacher
+    if augment is not None and teacher is not None:
+        raise ValueError("augmentation needs the teacher's outputs per step; fit() computes them once per run")
     t_s, t_t = (teacher_outputs(teacher, p.xs), teacher_outputs(teacher, p.xt)) if teacher else (None, None)
     pick = lambda out, idx: None if out is None else (out[0][idx], out[1][idx])  # noqa: E731
     opts = method.optimizers()
@@ -94,7 +99,8 @@ def fit(method, p: Prepared, epochs: int, batch_size: int, seed: int, desc: str,
         for step in range(steps):
             i = torch.from_numpy(ps[step * bs_s:(step + 1) * bs_s])
             j = torch.from_numpy(pt[step * bs_t:(step + 1) * bs_t])
-            batch = Batch(p.xs[i], p.ys[i], p.xt[j], p.yt[j], pick(t_s, i), pick(t_t, j))
+            xs, xt = (p.xs[i], p.xt[j]) if augment is None else (augment(p.xs[i]), augment(p.xt[j]))
+            batch = Batch(xs, p.ys[i], xt, p.yt[j], pick(t_s, i), pick(t_t, j))
             losses = method.train_step(batch, StepInfo(epoch, epochs, step, steps))
             for k, v in losses.items():
                 sums[k] = sums.get(k, 0.0) + v
@@ -132,14 +138,30 @@ def get_teacher(cfg: TrainConfig, kind: str, p: Prepared):
     tcfg = TrainConfig(**{**cfg.to_dict(), "lr": cfg.teacher_lr, "im_weight": cfg.teacher_im_weight})
     method = METHODS.get(kind)(net, tcfg)
     start = time.perf_counter()
+    augment, augment_note = teacher_augment(cfg, p.data.windows.channel_names)
     history = fit(method, p, cfg.teacher_epochs, cfg.batch_size, cfg.seed, f"teacher ({kind})", cfg.progress,
-                  cfg.lr_schedule)
+                  cfg.lr_schedule, augment)
     info = {"kind": kind, "seconds": time.perf_counter() - start, "parameters": count_parameters(net),
+            "augment": augment_note,
             "target_test": scores(p.y_test, predict(net, p.x_test), p.data.class_names), "history": history}
     with atomic_dir(folder) as tmp:
         torch.save(net.state_dict(), tmp / "teacher.pt")
         write_json(tmp / "teacher.json", info)
     return net.eval(), info | {"cached": False}
+
+
+def teacher_augment(cfg: TrainConfig, channel_names: list[str]):
+    """(windows -> windows or None, a note for teacher.json) from cfg.teacher_rotate_degrees and the channels."""
+    if cfg.teacher_rotate_degrees == 0:
+        return None, "none"
+    triplets = xyz_triplets(channel_names)
+    if not triplets:
+        warnings.warn(f"teacher_rotate_degrees={cfg.teacher_rotate_degrees}: no x/y/z channel triplets among the "
+                      f"channels {', '.join(channel_names)}; the teacher is trained without rotations")
+        return None, "none (no x/y/z channel triplets)"
+    names = ", ".join(sensor_name(channel_names[t]) for t in triplets)
+    return (lambda x: random_rotation(x, cfg.teacher_rotate_degrees, triplets),
+            f"random rotation up to {cfg.teacher_rotate_degrees:g} degrees of {names}")
 
 
 def train_student(cfg: TrainConfig, p: Prepared):

@@ -136,4 +136,5 @@ class UNIKDAuthors(UNIKD):
     # `--normalise none`) the teachers here land 4-6 points below the authors' teachers on the same data, with
     # per-subject standardisation within 1 point of them (docs/benchmarks.md, "The authors' mode").
     defaults = {"normalise": "per-domain", "epochs": 10, "teacher_epochs": 10, "lambda_schedule": "authors",
-                "lr": 1e-2, "teacher_lr": 1e-2, "lr_schedule": "constant", "teacher_im_weight": 0.0}
+                "lr": 1e-2, "teacher_lr": 1e-2, "lr_schedule": "constant", "teacher_im_weight": 0.0,
+                "teacher_rotate_degrees": 0.0}
