@@ -6,10 +6,9 @@ run by the `tflite-micro` Python interpreter (the golden runtime). Every compare
 Inputs: real UCI-HAR windows of the target subject (11), random int8 windows and saturated/constant ones.
 
 Toolchain-gated: the Cortex-M4 compile test and the run on the emulated board (QEMU mps2-an386) skip when
-arm-none-eabi-gcc or qemu-system-arm is missing, unless UNIKD_REQUIRE_ARM_GCC=1 makes that a failure."""
+arm-none-eabi-gcc or qemu-system-arm is missing, and fail instead under CI (test_codegen_shared.require_tools)."""
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from test_codegen_shared import require_tools
 from unikd.errors import UserError
 
 tf = pytest.importorskip("tensorflow")
@@ -58,18 +58,12 @@ int main(void) {
 
 # ---------------------------------------------------------------- data
 
-def _data_file() -> Path:
-    for base in (os.environ.get("UNIKD_DATA_DIR"), "/work/shared/data"):
-        if base and (Path(base) / "ucihar" / "ucihar.npz").is_file():
-            return Path(base) / "ucihar" / "ucihar.npz"
-    pytest.skip("UCI-HAR npz not found (set UNIKD_DATA_DIR)")
-
 
 @pytest.fixture(scope="session")
-def windows():
+def windows(real_data_dir):
     """Normalised float windows (N, 1, 128, 9): source-subject training windows (calibration) and every window of
     the target subject (inputs to compare on; labels are not used, so both AdaTime splits serve)."""
-    d = np.load(_data_file())
+    d = np.load(real_data_dir / "ucihar" / "ucihar.npz")
     x = d["X"].transpose(0, 2, 1)[:, None].astype(np.float32)
     subject, split = d["subject"], d["adatime_split"]
     source = x[(subject == SOURCE_SUBJECT) & (split == 0)]
@@ -362,12 +356,8 @@ def test_report_and_memory_plan(models, windows, tmp_path):
 
 def test_generated_c_compiles_for_cortex_m4(models, tmp_path):
     """The generated sources (student and softmax models) compile warning-free for the emulated board's MCU."""
+    require_tools("arm-none-eabi-gcc")
     gcc = shutil.which("arm-none-eabi-gcc")
-    if gcc is None:
-        if os.environ.get("UNIKD_REQUIRE_ARM_GCC") == "1":
-            pytest.fail("arm-none-eabi-gcc not found and UNIKD_REQUIRE_ARM_GCC=1")
-        pytest.skip("arm-none-eabi-gcc not found (apt-get install gcc-arm-none-eabi); set UNIKD_REQUIRE_ARM_GCC=1 to "
-                    "make this a failure")
     for name in ("student_gap", "softmax"):
         out = tmp_path / name
         report = generate(models[name], out)
@@ -457,11 +447,9 @@ int main(void) {
 def test_generated_c_is_bit_exact_on_the_emulated_cortex_m4(models, windows, tmp_path):
     """The student's generated C, cross-compiled and run on QEMU mps2-an386, equals TFLM on the host."""
     board = REPO / "firmware" / "boards" / "qemu-m4"
+    require_tools("arm-none-eabi-gcc", "qemu-system-arm")
     tools = [shutil.which("arm-none-eabi-gcc"), shutil.which("qemu-system-arm")]
-    if None in tools or not (board / "startup.c").is_file():
-        if os.environ.get("UNIKD_REQUIRE_ARM_GCC") == "1":
-            pytest.fail("arm-none-eabi-gcc, qemu-system-arm or the qemu-m4 board files missing")
-        pytest.skip("arm-none-eabi-gcc / qemu-system-arm / firmware/boards/qemu-m4 not available")
+    assert (board / "startup.c").is_file(), f"board files missing under {board}"
     tflite = models["student_gap"]
     report = generate(tflite, tmp_path)
     inputs = _inputs(tflite, windows, n_real=12, n_random=4)

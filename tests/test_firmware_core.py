@@ -6,7 +6,6 @@ emulated board by hil_tests/."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import struct
 import subprocess
@@ -16,6 +15,7 @@ import numpy as np
 import pytest
 
 from codegen.carrays import model_meta_header
+from test_codegen_shared import require_tools
 from codegen.metadata import ModelMetadata
 from codegen.quantise import quantise_windows
 from unikd.data.normalise import Normaliser
@@ -62,13 +62,8 @@ def compile_c(args: list[str]) -> None:
 
 
 def require(tool: str) -> str:
-    exe = shutil.which(tool)
-    if exe is None:
-        msg = f"{tool} not found (Debian: apt-get install gcc gcc-arm-none-eabi libnewlib-arm-none-eabi)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(msg)
-        pytest.skip(msg)
-    return exe
+    require_tools(tool)
+    return shutil.which(tool)
 
 
 @pytest.fixture(scope="module")
