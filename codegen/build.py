@@ -242,10 +242,9 @@ def build(req: BuildRequest, progress: Progress | None = None) -> Path:
         from codegen.golden import measure_arena
         from codegen.tflite_info import read_tflite
 
-        # under per-domain normalisation training standardised the source with its own constants (refitted here
-        # from the same windows); otherwise both domains used the run's saved normaliser
-        source_norm = (Normaliser.fit_domains(data.source_train.X, data.target_train.X, "per-domain")[0]
-                       if run.normaliser.kind == "per-domain" else run.normaliser)
+        # the source windows are calibrated as training standardised them: refitted from the same windows by the
+        # same rule, whatever the kind (per-domain: the source's own constants; otherwise the run's saved ones)
+        source_norm = Normaliser.fit_domains(data.source_train.X, data.target_train.X, run.normaliser.kind)[0]
         rep = representative_windows(data, run.normaliser, source_norm)
         progress(f"converting to int8 TFLite (calibration: {len(data.target_train)} target-train + "
                  f"{len(data.source_train)} source-train windows; loads TensorFlow)")

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 from codegen.carrays import model_meta_header
-from test_codegen_shared import require_tools
 from codegen.metadata import ModelMetadata
 from codegen.quantise import quantise_windows
+from test_codegen_shared import require_tools
 from unikd.data.normalise import Normaliser
 from unikd.hil import protocol as P
 

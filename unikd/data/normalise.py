@@ -20,7 +20,7 @@ from unikd.data.base import DataError
 #   what the device of that wearer applies.
 # source: one set fitted on the source's training windows only, so nothing of the target domain is used, not even
 #   its statistics (the source-only student, the no-adaptation lower bound).
-# none: raw values (the authors' UNI-KD code).
+# none: raw values (what the authors' UNI-KD script passes on; `unikd-authors` uses per-domain, docs/benchmarks.md).
 KINDS = ("per-domain", "zscore", "source", "none")
 
 
