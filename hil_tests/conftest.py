@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from unikd.hil.client import HilClient
-from unikd.hil.qemu import DEBIAN_PACKAGES, QemuBoard, build_firmware, missing_tools
+from unikd_mcu.hil.client import HilClient
+from unikd_mcu.hil.qemu import DEBIAN_PACKAGES, QemuBoard, build_firmware, missing_tools
 
 SMALL_EPOCHS = 20  # the self-trained default run: a converged student (~35 s), so device-vs-host F1 is telling
 
@@ -108,8 +108,8 @@ def _stale(build_dir: Path) -> list[str]:
 
 @pytest.fixture(scope="session")
 def deployed(hil_options, emulated, request):
-    """The model under test as the host scores it (unikd.hil.report.Deployed), built for the board."""
-    from unikd.hil.report import load_deployed
+    """The model under test as the host scores it (unikd_mcu.hil.report.Deployed), built for the board."""
+    from unikd_mcu.hil.report import load_deployed
 
     build_dir = hil_options["build"]
     run_dir = hil_options["run"]

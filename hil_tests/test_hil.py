@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from unikd.hil import protocol as P
-from unikd.hil.client import HilClient, ModelMismatch
-from unikd.hil.report import markdown, pick_segments, stream_mode, subject_segments, verdict, window_mode
+from unikd_mcu.hil import protocol as P
+from unikd_mcu.hil.client import HilClient, ModelMismatch
+from unikd_mcu.hil.report import markdown, pick_segments, stream_mode, subject_segments, verdict, window_mode
 
 
 # ---- handshake ------------------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from unikd.hil.qemu import QemuBoard
+from unikd_mcu.hil.qemu import QemuBoard
 
 ROOT = Path(__file__).resolve().parents[1]
 BOARD = ROOT / "firmware" / "boards" / "qemu-m4"

@@ -12,7 +12,7 @@ normaliser. Per model:
 
 - MACs per inference: the aot generator's count (full kernel windows).
 - instructions (QEMU) per inference: median over the first --windows target test windows, timed by the firmware
-  around unikd_runtime_invoke on the emulated board (unikd.hil: QEMU mps2-an386, -icount shift=0, resolution 40).
+  around unikd_runtime_invoke on the emulated board (unikd_mcu.hil: QEMU mps2-an386, -icount shift=0, resolution 40).
 - RAM: the aot static activation plan vs TFLM's arena (recorded total, and its head = its activation plan).
 - flash: .text + .rodata of the compiled aot objects (runtime/*.o: kernels, weights, layer parameters; every
   kernel, before the linker drops unused ones) vs the .tflite array the tflm runtime would carry.
@@ -115,7 +115,7 @@ def aot_object_flash(make_dir: Path) -> int:
 def host_bit_exact(dep, scratch: Path) -> tuple[int, int]:
     """The build's firmware core + aot runtime compiled for the host (hil_tests/host_harness), one WINDOW request
     per target test window over the serial protocol; (windows whose outputs equal TFLM's, windows)."""
-    from unikd.hil import protocol as P
+    from unikd_mcu.hil import protocol as P
 
     make = dep.build_dir / "make"
     dirs = [make / d for d in ("core", "model", "runtime")]
@@ -133,10 +133,10 @@ def host_bit_exact(dep, scratch: Path) -> tuple[int, int]:
 
 
 def qemu_figures(dep, windows: int) -> dict:
-    """window_mode of unikd.hil on the emulated board, over the first `windows` target test windows."""
-    from unikd.hil.client import HilClient
-    from unikd.hil.qemu import QemuBoard, build_firmware
-    from unikd.hil.report import window_mode
+    """window_mode of unikd_mcu.hil on the emulated board, over the first `windows` target test windows."""
+    from unikd_mcu.hil.client import HilClient
+    from unikd_mcu.hil.qemu import QemuBoard, build_firmware
+    from unikd_mcu.hil.report import window_mode
 
     elf = build_firmware(dep.build_dir / "make")
     part = dep.data.target_test
@@ -149,7 +149,7 @@ def qemu_figures(dep, windows: int) -> dict:
 
 
 def measure(label: str, run_dir: Path, out: Path, data_dir: Path | None, windows: int, scratch: Path) -> dict:
-    from unikd.hil.report import load_deployed
+    from unikd_mcu.hil.report import load_deployed
 
     log(f"== {label}")
     report = build_qemu(run_dir, out, data_dir)
@@ -191,7 +191,7 @@ def main(argv=None) -> int:
     ap.add_argument("--json", type=Path, help="also write the figures here")
     args = ap.parse_args(argv)
 
-    from unikd.hil.qemu import missing_tools, qemu_version
+    from unikd_mcu.hil.qemu import missing_tools, qemu_version
     from unikd.rundir import RunError, load_run
 
     try:

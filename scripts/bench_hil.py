@@ -30,9 +30,9 @@ def main(argv=None) -> int:
     ap.add_argument("--json", type=Path, help="also write the figures here")
     args = ap.parse_args(argv)
 
-    from unikd.hil.client import HilClient
-    from unikd.hil.qemu import QemuBoard, build_firmware, qemu_version
-    from unikd.hil.report import load_deployed, stream_mode, window_mode
+    from unikd_mcu.hil.client import HilClient
+    from unikd_mcu.hil.qemu import QemuBoard, build_firmware, qemu_version
+    from unikd_mcu.hil.report import load_deployed, stream_mode, window_mode
 
     dep = load_deployed(args.build, args.run)
     elf = build_firmware(args.build / "make")

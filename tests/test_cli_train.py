@@ -12,7 +12,7 @@ def cli(*args, env_data=None, cwd=None):
     env = dict(os.environ)
     if env_data:
         env["UNIKD_DATA_DIR"] = str(env_data)
-    return subprocess.run([sys.executable, "-m", "unikd.cli", *args], capture_output=True, text=True, env=env,
+    return subprocess.run([sys.executable, "-m", "unikd_mcu.cli", *args], capture_output=True, text=True, env=env,
                           cwd=cwd, timeout=600)
 
 

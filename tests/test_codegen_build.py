@@ -15,7 +15,7 @@ import torch
 from codegen.boards import ENV_VAR
 from test_codegen_shared import (TINY_BOARD_YAML, random_net, require_tools, scenario, student_tflite,
                                  tflite_with_tanh, tool_exists, write_run_dir)
-from unikd.cli import main
+from unikd_mcu.cli import main
 
 torch.set_num_threads(1)
 

@@ -10,7 +10,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from unikd.cli import main
+from unikd_mcu.cli import main
 from unikd.data import load_dataset
 from unikd.data.ucihar_archive import ARCHIVE_DIR
 

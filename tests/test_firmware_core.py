@@ -19,7 +19,7 @@ from codegen.metadata import ModelMetadata
 from codegen.quantise import quantise_windows
 from test_codegen_shared import require_tools
 from unikd.data.normalise import Normaliser
-from unikd.hil import protocol as P
+from unikd_mcu.hil import protocol as P
 
 ROOT = Path(__file__).resolve().parents[1]
 CORE = ROOT / "firmware" / "core"

@@ -1,4 +1,4 @@
-"""unikd/hil/protocol.py: the one source of truth for host and device (framing, CRC, payloads, the C header)."""
+"""unikd_mcu/hil/protocol.py: the one source of truth for host and device (framing, CRC, payloads, the C header)."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from unikd.hil import protocol as P
+from unikd_mcu.hil import protocol as P
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_committed_c_header_is_generated_from_protocol_py():
     assert P.HEADER_C.read_text() == P.c_header(), \
-        "firmware/core/unikd_protocol.h is out of date: run `python -m unikd.hil.protocol --write`"
+        "firmware/core/unikd_protocol.h is out of date: run `python -m unikd_mcu.hil.protocol --write`"
 
 
 def test_docs_name_every_message_and_error():
@@ -95,7 +95,7 @@ def test_crc16_matches_a_bitwise_reference_on_random_frames():
 
 
 def test_failed_inferences_score_as_errors_not_crashes():
-    from unikd.hil.report import scored
+    from unikd_mcu.hil.report import scored
     from unikd.metrics import confusion_matrix, macro_f1
 
     y = np.array([0, 1, 2, 2])

@@ -1,4 +1,4 @@
-"""unikd.hil.client against the real firmware core compiled for the host (hil_tests/host_harness, with the TEST
+"""unikd_mcu.hil.client against the real firmware core compiled for the host (hil_tests/host_harness, with the TEST
 DOUBLE runtime), over a pipe: handshake and model check, window and stream mode, retries and accounting. The
 same client against the real aot runtime in QEMU is hil_tests/."""
 
@@ -16,8 +16,8 @@ from test_firmware_core import (INV_STD, MEAN, SCALE, SEED, ZP, core, double_run
 
 from codegen.quantise import quantise_windows
 from unikd.data.normalise import Normaliser
-from unikd.hil import protocol as P
-from unikd.hil.client import HilClient, ModelMismatch
+from unikd_mcu.hil import protocol as P
+from unikd_mcu.hil.client import HilClient, ModelMismatch
 
 
 class PipeLink:
@@ -111,7 +111,7 @@ def test_unanswered_request_is_reported_not_dropped(link):
     c = make_client(link, retries=1)
     # FAULT (a dead link, which a working pipe cannot produce): bytes written from now on never reach the device
     link.write = lambda data: len(data)  # noqa: E731
-    from unikd.hil.client import NoReply
+    from unikd_mcu.hil.client import NoReply
     with pytest.raises(NoReply):
         c.infer_window(random_windows(1, np.random.default_rng(SEED))[0])
     assert c.log.unanswered and c.log.unanswered[0]["type"] == P.Msg.WINDOW

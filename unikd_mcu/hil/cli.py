@@ -33,8 +33,8 @@ def hil(run_dir, build_dir, port, board, baud, data_dir, out, stream_windows, no
     """Send the target test split to the device as int8 windows and the target subject's recording as a raw
     sample stream; compare every output with the golden TFLM interpreter; write hil_report.json/.md and
     hil_confusion.png. Exit code 1 when any window differs or goes unanswered."""
-    from unikd.hil.client import HilClient
-    from unikd.hil.report import load_deployed, run_hil, write_report
+    from unikd_mcu.hil.client import HilClient
+    from unikd_mcu.hil.report import load_deployed, run_hil, write_report
 
     if build_dir is None:
         if run_dir is None:
@@ -62,7 +62,7 @@ def hil(run_dir, build_dir, port, board, baud, data_dir, out, stream_windows, no
     if port is None:
         if board != "qemu-m4":
             raise UserError(f"board {board} is a real board: give --port")
-        from unikd.hil.qemu import QemuBoard, build_firmware, qemu_version
+        from unikd_mcu.hil.qemu import QemuBoard, build_firmware, qemu_version
 
         elf = build_firmware(build_dir / "make")
         _echo(f"booting {elf} in QEMU mps2-an386 ({qemu_version()})")

@@ -19,7 +19,7 @@ COMMANDS = {
     "boards": ("codegen.cli", "boards", "List board profiles."),
     "build": ("codegen.cli", "build", "Convert a run's student to int8 and render firmware for a board."),
     "flash": ("codegen.cli", "flash", "Flash a built firmware project with the board's own tool."),
-    "hil": ("unikd.hil.cli", "hil", "Check a board (real or emulated) against the host, window by window."),
+    "hil": ("unikd_mcu.hil.cli", "hil", "Check a board (real or emulated) against the host, window by window."),
 }
 
 

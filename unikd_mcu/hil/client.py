@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from unikd.errors import UserError
-from unikd.hil import protocol as P
+from unikd_mcu.hil import protocol as P
 
 
 class HilError(UserError):

@@ -21,8 +21,8 @@ import numpy as np
 
 from unikd.data.normalise import Normaliser
 from unikd.errors import UserError
-from unikd.hil import protocol as P
-from unikd.hil.client import HilClient
+from unikd_mcu.hil import protocol as P
+from unikd_mcu.hil.client import HilClient
 from unikd.metrics import confusion_matrix, macro_f1
 
 
