@@ -15,9 +15,6 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import platform
-import re
-import shutil
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -28,14 +25,15 @@ from codegen.boards import Board, get_board
 from codegen.carrays import model_c_files, write_files
 from codegen.errors import BudgetError, DeployError
 from codegen.metadata import metadata_for
-from codegen.render import EMULATED_DIR, aot_runtime, render_project, sketch_name, tflm_runtime
+from codegen.render import render_project
+from codegen.runtimes import RUNTIMES, board_runtime, get_runtime
+from codegen.toolchains import compile_projects
 from unikd.data.normalise import Normaliser
 from unikd.data.scenario import DEFAULT_SCENARIO
 from unikd.rundir import RunError, atomic_dir, load_run
 
 DEFAULT_METHOD = "unikd"
 DEFAULT_SEED = 0
-TOOL_TIMEOUT_S = 1200
 
 
 @dataclass
@@ -157,71 +155,12 @@ def versions() -> dict:
     return v
 
 
-def _run_tool(cmd: list[str], cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=TOOL_TIMEOUT_S)
-
-
-def _compile_and_size(tool: str, display: str, project: str, args: list[str], what: str, progress: Progress,
-                      flash_re: str, ram_re: str) -> dict:
-    """Compile one project with `tool args` (or record that the tool is missing) and read the flash and static-RAM
-    bytes from its output with the two regexes (first group of each)."""
-    entry = {"tool": tool, "project": project}
-    path = shutil.which(tool)
-    if path is None:
-        return entry | {"status": "not installed", "note": f"{display} is not on PATH: the {what} was not compiled"}
-    progress(f"compiling the {what} with {tool}")
-    p = _run_tool([path, *args])
-    text = p.stdout + p.stderr
-    flash, ram = re.search(flash_re, text), re.search(ram_re, text)
-    return entry | {"status": "ok" if p.returncode == 0 else "failed", "output_tail": text[-2000:],
-                    "flash_bytes": int(flash.group(1)) if flash else None,
-                    "static_ram_bytes": int(ram.group(1)) if ram else None}
-
-
-def compile_projects(board: Board, out: Path, progress: Progress) -> list[dict]:
-    """Compile the rendered project(s) with whatever toolchain is installed; record size figures or why not."""
-    results = []
-    if board.arduino:
-        results.append(_compile_and_size(
-            "arduino-cli", "arduino-cli", f"arduino/{sketch_name(board)}",
-            ["compile", "--fqbn", board.arduino["fqbn"],
-             "--build-property", "compiler.c.extra_flags=-ffp-contract=off",
-             "--build-property", "compiler.cpp.extra_flags=-ffp-contract=off",
-             str(out / "arduino" / sketch_name(board))],
-            "Arduino sketch", progress, r"Sketch uses (\d+) bytes", r"Global variables use (\d+) bytes"))
-    if board.platformio:
-        results.append(_compile_and_size(
-            "pio", "pio (PlatformIO)", "platformio", ["run", "-d", str(out / "platformio")],
-            "PlatformIO project", progress,
-            r"Flash:.*?used (\d+) bytes from (\d+) bytes", r"RAM:.*?used (\d+) bytes from (\d+) bytes"))
-    if board.is_emulated:
-        missing = [t for t in ("make", "arm-none-eabi-gcc") if shutil.which(t) is None]
-        entry = {"tool": "make + arm-none-eabi-gcc", "project": EMULATED_DIR}
-        if missing:
-            entry |= {"status": "not installed", "note": f"{', '.join(missing)} not on PATH: not compiled"}
-        else:
-            progress(f"compiling the {board.name} firmware with make + arm-none-eabi-gcc")
-            p = _run_tool(["make", "-C", str(out / EMULATED_DIR)])
-            text = p.stdout + p.stderr
-            size = re.search(r"^\s*(\d+)\s+(\d+)\s+(\d+)\s+\d+\s+[0-9a-f]+\s+\S*fw\.elf", text, re.M)
-            entry |= {"status": "ok" if p.returncode == 0 else "failed", "output_tail": text[-2000:]}
-            if size:
-                text_b, data_b, bss_b = (int(size.group(i)) for i in (1, 2, 3))
-                entry |= {"text_bytes": text_b, "data_bytes": data_b, "bss_bytes": bss_b,
-                          "flash_bytes": text_b + data_b, "static_ram_bytes": data_b + bss_b}
-            if p.returncode != 0:
-                raise DeployError(f"the {board.name} firmware did not compile:\n{text[-3000:]}")
-        results.append(entry)
-    return results
-
-
 def build(req: BuildRequest, progress: Progress | None = None) -> Path:
     """Run the whole deploy path; returns the output folder."""
     progress = progress or Progress()
     board = get_board(req.board)
-    runtime_name = req.runtime or board.runtime
-    if runtime_name not in board.runtimes:
-        raise DeployError(f"board {board.name} supports runtime(s) {', '.join(board.runtimes)}, not {runtime_name!r}")
+    runtime_entry = board_runtime(board, req.runtime)
+    runtime_name = runtime_entry.name
     if req.sensor is not None and board.is_emulated and req.sensor != "serial":
         raise DeployError(f"the emulated board {board.name} has no IMU; its samples come over serial")
 
@@ -255,19 +194,12 @@ def build(req: BuildRequest, progress: Progress | None = None) -> Path:
 
         progress("measuring the TFLM arena (golden interpreter)")
         arena = measure_arena(model)
-        if runtime_name == "aot":
-            progress("generating the interpreter-free aot runtime")
-            runtime = aot_runtime(model)
-            weights = runtime.report.get("weight_bytes", 0) + runtime.report.get("param_bytes", 0)
-            flash_need, flash_what = (weights or len(model)), "the aot model (weights + layer parameters)"
-            ram_need, ram_what = int(runtime.report.get("ram_bytes", 0)), "the aot runtime's static activation plan"
-        else:
-            runtime = tflm_runtime(info.op_kinds, arena.recommended_bytes,
-                                   f"{arena.recorded_bytes} measured by TFLM on the host + margin ({arena.margin_rule})")
-            flash_need, flash_what = len(model), "the .tflite model"
-            ram_need, ram_what = arena.recommended_bytes, "the TFLM tensor arena"
+        if runtime_entry.progress_note:
+            progress(runtime_entry.progress_note)
+        runtime = runtime_entry.sources(model, info, arena)
+        need = runtime_entry.memory_need(model, runtime, arena)
         progress.lap("arena_and_runtime")
-        budget = check_budget(board, flash_need, ram_need, flash_what, ram_what)
+        budget = check_budget(board, need.flash_bytes, need.ram_bytes, need.flash_what, need.ram_what)
 
         progress(f"evaluating float vs int8 on the target test split ({len(data.target_test)} windows)")
         quality = compare_float_int8(net, model, info, run.normaliser, data.target_test.X, data.target_test.y,
@@ -300,9 +232,7 @@ def build(req: BuildRequest, progress: Progress | None = None) -> Path:
                              "calibration_windows": int(rep.shape[0])},
             "budget": budget,
             "tflm_arena": arena.to_dict(),
-            "aot": {k: v for k, v in runtime.report.items() if k in ("ram_bytes", "naive_ram_bytes", "weight_bytes",
-                                                                      "param_bytes", "macs", "op_counts")}
-            if runtime_name == "aot" else None,
+            **runtime_report_sections(runtime_entry, runtime),
             "float_vs_int8": quality,
             "compile": compiled,
             "project": project,
@@ -317,6 +247,17 @@ def build(req: BuildRequest, progress: Progress | None = None) -> Path:
 
 def _kb(n: int) -> str:
     return f"{n:,} B ({n / 1024:.1f} KiB)"
+
+
+def runtime_report_sections(active, files) -> dict:
+    """report.json's runtime sections: the active runtime's own under its report_key, null for the others that
+    have one (so a report always has the same keys, whichever runtime was built)."""
+    sections = {}
+    for name in RUNTIMES:
+        entry = get_runtime(name)
+        if entry.report_key:
+            sections[entry.report_key] = entry.report(files) if entry is active else None
+    return sections
 
 
 def report_markdown(r: dict) -> str:
@@ -345,11 +286,10 @@ def report_markdown(r: dict) -> str:
         f"arena by bisection {a['smallest_working_bytes']:,} B; the tflm firmware allocates "
         f"{a['recommended_bytes']:,} B ({a['margin_rule']}).",
     ]
-    if r.get("aot"):
-        ao = r["aot"]
-        lines.append(f"aot runtime: static activation plan {ao.get('ram_bytes', 0):,} B (naive sum "
-                     f"{ao.get('naive_ram_bytes', 0):,} B), weights {ao.get('weight_bytes', 0):,} B, "
-                     f"layer parameters {ao.get('param_bytes', 0):,} B, {ao.get('macs', 0):,} MACs per window.")
+    for name in RUNTIMES:
+        entry = get_runtime(name)
+        if entry.report_key and r.get(entry.report_key):
+            lines += entry.report_markdown(r[entry.report_key])
     qi, qo = r["quantisation"]["input"], r["quantisation"]["output"]
     lines += [
         "",

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
 import click
 
-from codegen.errors import DeployError, ToolMissingError
+from codegen.errors import DeployError
+from codegen.runtimes import runtime_names
 
-RUNTIME_CHOICE = click.Choice(["aot", "tflm"])
+RUNTIME_CHOICE = click.Choice(runtime_names())
 SENSOR_CHOICE = click.Choice(["mpu6050", "lsm9ds1", "serial"])
 
 
@@ -56,42 +56,6 @@ def build(board, run_dir, runtime, out, data_dir, sensor, runs_dir, compile_):
     click.echo(f"firmware project(s), model and report in {out_dir} (see {out_dir / 'report.md'})")
 
 
-# tool -> how to install it (said when a board's flash tools are all missing)
-INSTALL_HINTS = {
-    "arduino-cli": "arduino-cli: install it (https://arduino.github.io/arduino-cli/latest/installation/), then "
-                   "`arduino-cli core install {core}`",
-    "pio": "pio: `pip install platformio`",
-    "esptool": "esptool: `pip install esptool` (it writes a compiled image: compile with arduino-cli or pio first)",
-    "qemu-system-arm": "qemu-system-arm and the compiler: `apt-get install qemu-system-arm gcc-arm-none-eabi "
-                       "libnewlib-arm-none-eabi`",
-}
-TOOL_EXECUTABLES = {"arduino-cli": ("arduino-cli",), "pio": ("pio", "platformio"), "esptool": ("esptool", "esptool.py"),
-                    "qemu-system-arm": ("qemu-system-arm",)}
-
-
-def find_flash_tool(board) -> tuple[str, str]:
-    """(tool, executable path) of the first installed tool in the board's flash_tools; else ToolMissingError."""
-    for tool in board.flash_tools:
-        for exe in TOOL_EXECUTABLES.get(tool, (tool,)):
-            path = shutil.which(exe)
-            if path:
-                return tool, path
-    core = (board.arduino or {}).get("core", "")
-    hints = "; ".join(INSTALL_HINTS.get(t, t).format(core=core) for t in board.flash_tools)
-    raise ToolMissingError(f"board {board.name} is flashed with {' or '.join(board.flash_tools)}, and none is "
-                           f"installed. Install one: {hints}")
-
-
-def _esptool_image(build_dir: Path) -> Path:
-    # only a merged image (bootloader + partitions + app) belongs at 0x0; an app-only firmware.bin written there
-    # would overwrite the bootloader
-    images = sorted(build_dir.rglob("*.ino.merged.bin"))
-    if not images:
-        raise DeployError(f"esptool writes a merged image at 0x0 and {build_dir} holds none (*.ino.merged.bin): "
-                          f"compile with `arduino-cli compile --export-binaries`, or flash with arduino-cli or pio")
-    return images[0]
-
-
 @click.command("flash")
 @click.option("--board", required=True, help="Board profile (see `unikd-mcu boards`).")
 @click.option("--port", help="Serial port of the board, e.g. /dev/ttyUSB0 (not needed for qemu-m4).")
@@ -100,7 +64,8 @@ def _esptool_image(build_dir: Path) -> Path:
 def flash(board, port, build_dir):
     """Flash a built firmware project with the board's own tool (arduino-cli, pio or esptool)."""
     from codegen.boards import get_board
-    from codegen.render import EMULATED_DIR, sketch_name
+    from codegen.render import EMULATED_DIR
+    from codegen.toolchains import find_flash_tool
 
     b = get_board(board)
     if build_dir is None:
@@ -113,22 +78,9 @@ def flash(board, port, build_dir):
         raise DeployError(f"{build_dir} is not a build folder (no metadata.json); run "
                           f"`unikd-mcu build --board {b.name}` first or pass --build")
     tool, exe = find_flash_tool(b)
-    if not b.is_emulated and not port:
+    if tool.needs_port and not port:
         raise DeployError(f"--port is needed to flash {b.name} (for example /dev/ttyUSB0)")
-    if tool == "arduino-cli":
-        sketch = build_dir / "arduino" / sketch_name(b)
-        cmds = [[exe, "compile", "--fqbn", b.arduino["fqbn"],
-                 "--build-property", "compiler.c.extra_flags=-ffp-contract=off",
-                 "--build-property", "compiler.cpp.extra_flags=-ffp-contract=off", str(sketch)],
-                [exe, "upload", "--fqbn", b.arduino["fqbn"], "-p", port, str(sketch)]]
-    elif tool == "pio":
-        cmds = [[exe, "run", "-d", str(build_dir / "platformio"), "-t", "upload", "--upload-port", port]]
-    elif tool == "esptool":
-        cmds = [[exe, "--chip", b.esptool_chip, "--port", port, "write_flash", "0x0", str(_esptool_image(build_dir))]]
-    elif b.is_emulated:  # "flashing" is building the image QEMU boots
-        cmds = [["make", "-C", str(build_dir / EMULATED_DIR)]]
-    else:
-        raise DeployError(f"board {b.name}: flash tool {tool!r} is not supported (arduino-cli, pio or esptool)")
+    cmds = tool.upload_commands(b, build_dir, exe, port)
     for cmd in cmds:
         click.echo("$ " + " ".join(cmd))
         if subprocess.run(cmd).returncode != 0:

@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from codegen.errors import DeployError
+from codegen.runtimes import runtime_names
 
 FORMAT_VERSION = 1
-RUNTIMES = ("aot", "tflm")
 
 
 @dataclass
@@ -41,7 +41,7 @@ class ModelMetadata:
     norm_kind: str
     norm_mean: list[float]  # float32 values, one per channel
     norm_inv_std: list[float]
-    runtime: str  # "aot" or "tflm"
+    runtime: str  # a registered runtime (codegen.runtimes)
     dataset: str
     source: int
     target: int
@@ -49,8 +49,8 @@ class ModelMetadata:
     format_version: int = FORMAT_VERSION
 
     def __post_init__(self):
-        if self.runtime not in RUNTIMES:
-            raise DeployError(f"unknown runtime {self.runtime!r}; valid runtimes: {', '.join(RUNTIMES)}")
+        if self.runtime not in runtime_names():
+            raise DeployError(f"unknown runtime {self.runtime!r}; valid runtimes: {', '.join(runtime_names())}")
         if len(self.norm_mean) != self.channels or len(self.norm_inv_std) != self.channels:
             raise DeployError(f"normaliser has {len(self.norm_mean)} constants for {self.channels} channels")
         if len(self.class_names) != self.num_classes or len(self.channel_names) != self.channels:

@@ -13,8 +13,6 @@ one runtime (aot: codegen.aot.generate; tflm: unikd_runtime_tflm from the templa
 
 from __future__ import annotations
 
-import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from codegen import FIRMWARE_DIR
@@ -22,6 +20,7 @@ from codegen.boards import Board
 from codegen.carrays import model_c_files
 from codegen.errors import DeployError
 from codegen.metadata import ModelMetadata
+from codegen.runtimes import RuntimeFiles, board_runtime
 from codegen.sensors import IMU_QUANTITIES, IMU_SENSORS, channel_sources
 from codegen.templating import render_template
 
@@ -32,49 +31,8 @@ RX_GAP_MS = 100
 EMULATED_DIR = "make"
 
 
-class AotUnavailableError(DeployError):
-    """The interpreter-free runtime's generator (codegen.aot) is not there."""
-
-
-@dataclass
-class RuntimeFiles:
-    """The runtime's sources ({name: bytes}) and what it reported (aot: the generator's report)."""
-
-    name: str
-    files: dict[str, bytes]
-    report: dict = field(default_factory=dict)
-
-
 def sketch_name(board: Board) -> str:
     return "unikd_" + board.name.replace("-", "_")
-
-
-def aot_runtime(model: bytes) -> RuntimeFiles:
-    """Sources of the interpreter-free runtime, from codegen.aot.generate (refused clearly if it is absent)."""
-    try:
-        from codegen.aot import generate
-    except ImportError as e:
-        raise AotUnavailableError(
-            f"the aot runtime is not available in this installation (codegen.aot.generate cannot be imported: {e}); "
-            f"build with --runtime tflm on a board that supports it") from None
-    with tempfile.TemporaryDirectory(prefix="unikd-aot-") as tmp:
-        report = generate(model, Path(tmp)) or {}
-        files: dict[str, bytes] = {}
-        for p in sorted(Path(tmp).rglob("*")):
-            if p.is_file():
-                if p.name in files:
-                    raise DeployError(f"aot generator wrote two files called {p.name}")
-                files[p.name] = p.read_bytes()
-    if not files:
-        raise DeployError("the aot generator wrote no files")
-    return RuntimeFiles("aot", files, dict(report))
-
-
-def tflm_runtime(op_kinds: list[str], arena_bytes: int, arena_note: str) -> RuntimeFiles:
-    from codegen.tflm import runtime_source
-
-    return RuntimeFiles("tflm", {"unikd_runtime_tflm.cc": runtime_source(op_kinds, arena_bytes, arena_note).encode()},
-                        {"arena_bytes": arena_bytes, "arena_note": arena_note})
 
 
 def core_files() -> dict[str, bytes]:
@@ -91,11 +49,6 @@ def board_files(board: Board) -> dict[str, bytes]:
     if not folder.is_dir():
         return {}
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file() and p.name != "README.md"}
-
-
-def _check_runtime(board: Board, runtime: str) -> None:
-    if runtime not in board.runtimes:
-        raise DeployError(f"board {board.name} supports runtime(s) {', '.join(board.runtimes)}, not {runtime!r}")
 
 
 def _write(folder: Path, files: dict[str, bytes | str]) -> None:
@@ -121,7 +74,7 @@ def _merge(*parts: dict) -> dict:
 def render_project(board: Board, model: bytes, meta: ModelMetadata, runtime: RuntimeFiles, out: Path,
                    sensor: str | None = None) -> dict:
     """Write the board's project(s) into `out` (which must exist). Returns a summary (folders, files, sensor)."""
-    _check_runtime(board, runtime.name)
+    board_runtime(board, runtime.name)
     if meta.runtime != runtime.name:
         raise DeployError(f"metadata says runtime {meta.runtime!r} but the {runtime.name!r} runtime was given")
     sensor = sensor or board.sensor

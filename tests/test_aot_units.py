@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -166,3 +167,28 @@ def test_importing_the_package_loads_neither_tensorflow_nor_tflite_micro():
             "assert not bad, bad; print(len(codegen.aot.SUPPORTED_OPS))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert int(out.stdout) >= 8
+
+
+# ---------------------------------------------------------------- the lowering table
+
+def test_supported_ops_are_the_lowering_tables_keys():
+    from codegen.aot import SUPPORTED_OPS
+    from codegen.aot.generator import LOWERINGS
+
+    assert SUPPORTED_OPS == tuple(sorted(LOWERINGS))
+    assert "RESHAPE" in SUPPORTED_OPS and LOWERINGS["RESHAPE"].aliases_input
+
+
+@pytest.mark.parametrize("op", ["MEAN", "RESHAPE"])
+def test_an_op_without_a_lowering_is_refused_by_name(op, monkeypatch, tmp_path):
+    """The table alone decides what is supported: take an op's entry out and the committed golden model (which
+    uses it) is refused, naming it, before any file is written."""
+    from codegen.aot import UnsupportedOpError, generate
+    from codegen.aot import generator
+
+    model = (Path(__file__).resolve().parent / "golden" / "tiny_student.tflite").read_bytes()
+    monkeypatch.delitem(generator.LOWERINGS, op)
+    with pytest.raises(UnsupportedOpError, match=f"does not support operator\\(s\\) {op}; supported: ") as e:
+        generate(model, tmp_path / "out")
+    assert e.value.ops == [op] and op not in str(e.value).split("supported: ")[1]
+    assert not (tmp_path / "out").exists()

@@ -72,7 +72,8 @@ def test_deploy_modules_import_without_tensorflow_or_torch():
     import sys
 
     code = ("import sys; import codegen.cli, codegen.build, codegen.render, codegen.golden, codegen.quantise, "
-            "codegen.metadata, codegen.carrays, codegen.keras_mirror, codegen.convert, codegen.evaluate; "
+            "codegen.metadata, codegen.carrays, codegen.keras_mirror, codegen.convert, codegen.evaluate, "
+            "codegen.runtimes, codegen.toolchains; "
             "print(sorted(m for m in ('tensorflow', 'torch', 'keras') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -13,7 +13,8 @@ import pytest
 
 from codegen.boards import all_boards, get_board
 from codegen.errors import DeployError, UnsupportedOpError
-from codegen.render import CORE_DIR, aot_runtime, render_project, sketch_name, tflm_runtime
+from codegen.render import CORE_DIR, render_project, sketch_name
+from codegen.runtimes import aot_runtime, tflm_runtime
 from codegen.templating import render_template
 from codegen.tflite_info import read_tflite
 from test_codegen_shared import require_tools, student_metadata, student_tflite

@@ -11,6 +11,7 @@ import hashlib
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -19,9 +20,6 @@ from codegen.errors import UnsupportedOpError as _RuntimeUnsupportedOpError
 
 from . import planner, quant
 from .tflite_reader import INT8, INT32, INT64, Model, Operator, Tensor, read_model
-
-SUPPORTED_OPS = ("AVERAGE_POOL_2D", "CONV_2D", "FULLY_CONNECTED", "MAX_POOL_2D", "MEAN", "PAD", "PADV2",
-                 "RESHAPE", "SOFTMAX")
 
 KERNEL_DIR = Path(__file__).parent / "c"
 KERNEL_FILES = ("unikd_aot_kernels.h", "unikd_aot_kernels.c")
@@ -35,11 +33,22 @@ class UnsupportedOpError(_RuntimeUnsupportedOpError):
     def __init__(self, ops: list[str]):
         self.ops = ops
         super().__init__(f"the aot runtime does not support operator(s) {', '.join(ops)}; "
-                         f"supported: {', '.join(SUPPORTED_OPS)} (use the tflm runtime for this model)")
+                         f"supported: {', '.join(sorted(LOWERINGS))} (use the tflm runtime for this model)")
 
 
 class UnsupportedModelError(DeployError):
     """The model is not one the aot runtime can run (types, shapes, options); the message says what."""
+
+
+@dataclass(frozen=True)
+class Lowering:
+    """How one TFLite op becomes C. `lower(emitter, op, name, ptr)` checks the op and returns its statement;
+    `ptr(tensor index)` is the C pointer to a tensor's storage. `aliases_input`: the output may share input 0's
+    storage (no data moves), which the memory plan must know before any op is lowered. `data_inputs`: how many
+    leading inputs are data the op reads (None: all; the rest are shapes or parameters it does not read)."""
+    lower: Callable
+    aliases_input: bool = False
+    data_inputs: int | None = None
 
 
 @dataclass
@@ -287,15 +296,36 @@ def _lower_softmax(em: _Emitter, op: Operator, name: str, ptr) -> _Lowered:
     return _Lowered(op, f"unikd_aot_softmax(&{p}, {ptr(x.index)}, {ptr(y.index)});")
 
 
-_LOWER = {"CONV_2D": _lower_conv, "FULLY_CONNECTED": _lower_fc, "MAX_POOL_2D": _lower_pool,
-          "AVERAGE_POOL_2D": _lower_pool, "MEAN": _lower_mean, "PAD": _lower_pad, "PADV2": _lower_pad,
-          "SOFTMAX": _lower_softmax}
+def _lower_reshape(em: _Emitter, op: Operator, name: str, ptr) -> _Lowered:
+    x, y = em.model.tensors[op.inputs[0]], em.model.tensors[op.outputs[0]]
+    _check_int8(op, x, y)
+    _need(x.size == y.size, op, "input and output sizes differ")
+    # the plan gives an aliased output its input's storage, so equal pointers mean there is nothing to move
+    if ptr(x.index) == ptr(y.index):
+        return _Lowered(op, "/* RESHAPE: shares storage */")
+    return _Lowered(op, f"unikd_aot_copy({ptr(x.index)}, {ptr(y.index)}, {y.size});")
+
+
+# TFLite builtin op -> its lowering: the one list of what the aot runtime implements (SUPPORTED_OPS is its keys).
+LOWERINGS: dict[str, Lowering] = {
+    "AVERAGE_POOL_2D": Lowering(_lower_pool),
+    "CONV_2D": Lowering(_lower_conv),
+    "FULLY_CONNECTED": Lowering(_lower_fc),
+    "MAX_POOL_2D": Lowering(_lower_pool),
+    "MEAN": Lowering(_lower_mean),
+    "PAD": Lowering(_lower_pad),
+    "PADV2": Lowering(_lower_pad),
+    # input 1 is the new shape, which the op never reads at run time
+    "RESHAPE": Lowering(_lower_reshape, aliases_input=True, data_inputs=1),
+    "SOFTMAX": Lowering(_lower_softmax),
+}
+SUPPORTED_OPS = tuple(sorted(LOWERINGS))
 
 
 def _check_model(model: Model) -> None:
     unsupported = []
     for op in model.operators:
-        if op.op not in SUPPORTED_OPS and op.op not in unsupported:
+        if op.op not in LOWERINGS and op.op not in unsupported:
             unsupported.append(op.op)
     if unsupported:
         raise UnsupportedOpError(unsupported)
@@ -325,10 +355,10 @@ def generate(tflite_bytes: bytes, out_dir: Path) -> dict:
     t = model.tensors
     graph_in, graph_out = model.inputs[0], model.outputs[0]
 
-    # RESHAPE moves no data: its output shares its input's storage, unless it is the model output.
+    # An aliasing op (RESHAPE) moves no data: its output shares its input's storage, unless it is the model output.
     alias: dict[int, int] = {}
     for op in model.operators:
-        if op.op == "RESHAPE" and op.outputs[0] != graph_out:
+        if LOWERINGS[op.op].aliases_input and op.outputs[0] != graph_out:
             alias[op.outputs[0]] = op.inputs[0]
 
     def root(i: int) -> int:
@@ -337,7 +367,7 @@ def generate(tflite_bytes: bytes, out_dir: Path) -> dict:
         return i
 
     # Liveness of every arena buffer, keyed by the tensor that owns its storage (readers of an aliased
-    # RESHAPE output extend the life of the storage it shares).
+    # output extend the life of the storage it shares).
     first: dict[int, int] = {}
     last: dict[int, int] = {}
     for op in model.operators:
@@ -345,7 +375,7 @@ def generate(tflite_bytes: bytes, out_dir: Path) -> dict:
             r = root(i)
             first.setdefault(r, op.index)
             last[r] = max(last.get(r, op.index), op.index)
-        for i in op.inputs[:1] if op.op == "RESHAPE" else op.inputs:
+        for i in op.inputs[:LOWERINGS[op.op].data_inputs]:
             if i < 0 or t[i].data is not None:
                 continue
             r = root(i)
@@ -370,16 +400,7 @@ def generate(tflite_bytes: bytes, out_dir: Path) -> dict:
     em = _Emitter(model)
     lowered: list[_Lowered] = []
     for op in model.operators:
-        name = f"unikd_aot_op{op.index}"
-        if op.op == "RESHAPE":
-            x, y = t[op.inputs[0]], t[op.outputs[0]]
-            _check_int8(op, x, y)
-            _need(x.size == y.size, op, "input and output sizes differ")
-            stmt = ("/* RESHAPE: shares storage */" if op.outputs[0] in alias else
-                    f"unikd_aot_copy({ptr(x.index)}, {ptr(y.index)}, {y.size});")
-            lowered.append(_Lowered(op, stmt))
-            continue
-        lowered.append(_LOWER[op.op](em, op, name, ptr))
+        lowered.append(LOWERINGS[op.op].lower(em, op, f"unikd_aot_op{op.index}", ptr))
 
     x_in, x_out = t[graph_in], t[graph_out]
     digest = hashlib.sha256(bytes(tflite_bytes)).hexdigest()

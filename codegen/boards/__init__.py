@@ -15,12 +15,12 @@ from pathlib import Path
 import yaml
 
 from codegen.errors import DeployError
+from codegen.runtimes import get_runtime, runtime_names
 from unikd.registry import Registry
 
 BOARDS_DIR = Path(__file__).resolve().parent
 ENV_VAR = "UNIKD_BOARDS_PATH"
 SENSORS = ("mpu6050", "lsm9ds1", "serial")
-RUNTIMES = ("aot", "tflm")
 
 
 @dataclass(frozen=True)
@@ -78,18 +78,34 @@ def load_board_file(path: Path) -> Board:
         raise DeployError(f"board profile {path}: name {data['name']!r} must equal the file name {path.stem!r}")
     if data["sensor"] not in SENSORS:
         raise DeployError(f"board profile {path}: sensor {data['sensor']!r} is not one of {', '.join(SENSORS)}")
-    bad = [r for r in [data["runtime"], *data["runtimes"]] if r not in RUNTIMES]
-    if bad or data["runtime"] not in data["runtimes"]:
-        raise DeployError(f"board profile {path}: runtime {data['runtime']!r} must be one of runtimes "
-                          f"{data['runtimes']}, each of {', '.join(RUNTIMES)}")
-    if "tflm" in data["runtimes"] and not data.get("tflm"):
-        raise DeployError(f"board profile {path}: lists runtime 'tflm' but has no 'tflm' library section")
+    _check_runtimes_and_tools(path, data)
     for key in ("flash_budget_bytes", "ram_budget_bytes", "baud"):
         if data[key] <= 0:
             raise DeployError(f"board profile {path}: {key!r} must be positive, got {data[key]}")
     data["runtimes"] = tuple(data["runtimes"])
     data["flash_tools"] = tuple(data["flash_tools"])
     return Board(**data, path=path)
+
+
+def _check_runtimes_and_tools(path: Path, data: dict) -> None:
+    """The profile's runtimes and flash tools must be registered (codegen.runtimes, codegen.toolchains), and each
+    runtime must find what it needs in the profile."""
+    # imported here: codegen.toolchains imports codegen.render, which imports this module
+    from codegen.toolchains import TOOLCHAINS
+
+    valid = runtime_names()
+    bad = [r for r in [data["runtime"], *data["runtimes"]] if r not in valid]
+    if bad or data["runtime"] not in data["runtimes"]:
+        raise DeployError(f"board profile {path}: runtime {data['runtime']!r} must be one of runtimes "
+                          f"{data['runtimes']}, each of {', '.join(valid)}")
+    for name in data["runtimes"]:
+        problem = get_runtime(name).profile_problem(data)
+        if problem:
+            raise DeployError(f"board profile {path}: {problem}")
+    unknown = [t for t in data["flash_tools"] if t not in TOOLCHAINS]
+    if unknown:
+        raise DeployError(f"board profile {path}: unknown flash tool(s) {', '.join(unknown)}; valid toolchains: "
+                          f"{', '.join(TOOLCHAINS.names())}")
 
 
 def _profile_dirs() -> list[Path]:
