@@ -203,7 +203,7 @@ def test_fractional_labels(tmp_path, small):
     y[2] = 1.5
     path = _npz(tmp_path, X=small["X"], y=y, subject=small["subject"])
     msg = _error(path)
-    assert f"{path}: key 'y' must hold whole numbers (class or domain ids), found [1.5]" in msg
+    assert f"{path}: key 'y' must hold whole numbers (class, domain or split ids), found [1.5]" in msg
 
 
 def test_adatime_labels_out_of_range_for_registered_set(tmp_path, make_adatime_folder):

@@ -98,9 +98,12 @@ def train(config_file, quiet, **flags):
 
 def _int_list(text: str, what: str) -> list[int]:
     try:
-        return [int(x) for x in text.split(",") if x.strip()]
+        values = [int(x) for x in text.split(",") if x.strip()]
     except ValueError:
-        raise UserError(f"--{what} takes comma-separated integers, got {text!r}") from None
+        raise UserError(f"--{what} takes comma-separated integers, e.g. 0,1,2, got {text!r}") from None
+    if not values:
+        raise UserError(f"--{what} names no {what}: give comma-separated integers, e.g. 0,1,2 (got {text!r})")
+    return values
 
 
 @click.command()
@@ -110,7 +113,7 @@ def _int_list(text: str, what: str) -> list[int]:
 @click.option("--seeds", default="0,1,2", show_default=True, help="Comma-separated seeds.")
 @click.option("--methods", default="source-only,dann,kd,mobileda,aad,unikd,unikd-authors", show_default=True,
               help="Comma-separated methods (see `unikd-mcu methods`).")
-@click.option("--jobs", type=int, default=2, show_default=True, help="Parallel worker processes.")
+@click.option("--jobs", type=click.IntRange(min=1), default=2, show_default=True, help="Parallel worker processes.")
 @click.option("--out", type=click.Path(file_okay=False), default="runs/sweep", show_default=True,
               help="Sweep folder: runs/, teachers/ and summary/ (results.csv, summary.md, summary.png).")
 def sweep(config_file, scenarios, seeds, methods, jobs, out, **flags):
@@ -132,9 +135,14 @@ def sweep(config_file, scenarios, seeds, methods, jobs, out, **flags):
     else:
         pairs = [parse_scenario(s) for s in scenarios.split(",")]
     method_list = [m.strip() for m in methods.split(",") if m.strip()]
+    if not method_list:
+        raise UserError(f"--methods names no method (got {methods!r}); see `unikd-mcu methods`")
     for m in method_list:
         METHODS.get(m)  # unknown names fail here, before any training
-    rows = run_sweep(pairs, _int_list(seeds, "seeds"), method_list, values, Path(out), jobs=jobs)
+    seed_list = _int_list(seeds, "seeds")
+    for m in method_list:  # every setting checked for every method before the first of many runs starts
+        resolve_config(values | {"method": m, "seed": seed_list[0]})
+    rows = run_sweep(pairs, seed_list, method_list, values, Path(out), jobs=jobs)
     table = write_results(rows, Path(out))
     click.echo(markdown_table(table))
     click.echo(f"\nwritten: {Path(out) / 'summary'}/(results.csv, summary.md, summary.json, summary.png)")

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import types
+import typing
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -71,6 +74,30 @@ class TrainConfig:
 
 
 FIELD_NAMES = {f.name for f in fields(TrainConfig)}
+FIELD_TYPES = typing.get_type_hints(TrainConfig)
+_TYPE_WORDS = {str: "text", int: "a whole number", float: "a number", bool: "true or false", list: "a list",
+               type(None): "null"}
+
+
+def _fits(value, kind) -> bool:
+    """Is `value` (as read from YAML/JSON or a flag) acceptable for a field annotated `kind`? bool is not taken
+    for a number (YAML reads `yes` as true), and a whole number is taken for a float."""
+    if kind is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, kind)
+
+
+def check_types(values: dict, where: str = "setting") -> None:
+    """Refuse a value of the wrong type with a message naming the setting, the value and what is expected
+    (`epochs: ten` in a config file would otherwise surface as a TypeError deep inside training)."""
+    for name, value in values.items():
+        hint = FIELD_TYPES[name]
+        kinds = typing.get_args(hint) if isinstance(hint, types.UnionType) else (typing.get_origin(hint) or hint,)
+        if not any(_fits(value, k) for k in kinds):
+            want = " or ".join(_TYPE_WORDS.get(k, k.__name__) for k in kinds)
+            raise UserError(f"{where} {name!r} must be {want}, got {value!r} ({type(value).__name__})")
 
 
 def read_config_file(path) -> dict:
@@ -106,6 +133,7 @@ def resolve_config(overrides: dict) -> TrainConfig:
     unknown = sorted(set(overrides) - FIELD_NAMES)
     if unknown:
         raise UserError(f"unknown setting(s) {', '.join(unknown)}; valid settings: {', '.join(sorted(FIELD_NAMES))}")
+    check_types(overrides)
     method = overrides.get("method", TrainConfig.method)
     values = dict(METHODS.get(method).defaults)
     values.update({k: v for k, v in overrides.items() if v is not None})
@@ -122,4 +150,11 @@ def resolve_config(overrides: dict) -> TrainConfig:
     for name in ("lr", "teacher_lr", "temperature"):
         if not getattr(cfg, name) > 0:
             raise UserError(f"{name} must be positive, got {getattr(cfg, name)}")
+    for name in ("weight_decay", "ce_weight", "dann_ce_weight", "domain_weight", "im_weight", "teacher_im_weight",
+                 "coral_weight", "adv_weight"):
+        if getattr(cfg, name) < 0:
+            raise UserError(f"{name} must be zero or positive, got {getattr(cfg, name)}")
+    if not 0 <= cfg.beta_min <= cfg.beta_max <= 1:
+        raise UserError(f"beta_min and beta_max must satisfy 0 <= beta_min <= beta_max <= 1, got "
+                        f"{cfg.beta_min} and {cfg.beta_max}")
     return cfg

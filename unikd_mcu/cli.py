@@ -4,7 +4,14 @@ so `unikd-mcu --help` is instant and TensorFlow loads only for conversion."""
 from __future__ import annotations
 
 import importlib
+import os
+import signal
 import sys
+import tempfile
+import threading
+import time
+import traceback
+from pathlib import Path
 
 import click
 
@@ -54,23 +61,74 @@ def cli():
     """
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that every `with`/`finally` on the way out runs: temporary folders are
+    removed and child processes (QEMU) stopped, as for Ctrl-C. A BaseException so no `except Exception` eats it."""
+
+
+def _on_sigterm(signum, frame):
+    raise Terminated()
+
+
+def save_traceback(exc: BaseException) -> Path:
+    """Write the traceback of an unexpected exception to a file of its own and return the path."""
+    folder = Path(os.environ.get("UNIKD_CRASH_DIR") or Path(tempfile.gettempdir()) / "unikd-mcu")
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"traceback-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.txt"
+    text = "".join(traceback.format_exception(exc))
+    path.write_text(f"unikd-mcu {__version__}, argv: {sys.argv!r}\n\n{text}")
+    return path
+
+
+def _unexpected(exc: BaseException) -> int:
+    try:
+        where = f"the full traceback is in {save_traceback(exc)}"
+    except OSError as e:  # not even a temporary folder is writable: show the traceback after all
+        where = f"(no traceback file: {e})\n" + "".join(traceback.format_exception(exc))
+    click.echo(f"unikd-mcu: unexpected error: {type(exc).__name__}: {exc}\n"
+               f"This is a bug in unikd-mcu, or an input it does not check yet; {where}. Please attach it to a "
+               f"report.", err=True)
+    return 1
+
+
 def main(argv=None) -> int:
-    """Console entry point: user errors become one clear line on stderr and exit code 2."""
+    """Console entry point, the one error path of the tool:
+    - a user error (bad input, missing file; unikd.errors.UserError or a click usage error): one line naming the
+      file, field or value and what is valid, exit code 2;
+    - Ctrl-C: "aborted", 130; SIGTERM: "terminated", 143 (temporary folders and child processes cleaned up);
+    - anything else: a short message and the path of a saved traceback, exit code 1; never a bare traceback."""
     from unikd.errors import UserError
 
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if threading.current_thread() is threading.main_thread() \
+        else None
     try:
         cli.main(args=argv, prog_name="unikd-mcu", standalone_mode=False)
     except click.exceptions.Exit as e:
         return e.exit_code
     except click.ClickException as e:
         e.show()
-        return e.exit_code
-    except click.exceptions.Abort:
+        return 2
+    except click.exceptions.Abort as e:
+        # click turns an EOFError raised anywhere inside a command into Abort, as if the user had typed Ctrl-D;
+        # here that is a file that ended early (an empty or truncated one), not the user's wish
+        if isinstance(e.__cause__, EOFError):
+            return _unexpected(e.__cause__)
         click.echo("aborted", err=True)
         return 130
+    except KeyboardInterrupt:
+        click.echo("aborted", err=True)
+        return 130
+    except Terminated:
+        click.echo("terminated", err=True)
+        return 143
     except UserError as e:
         click.echo(f"error: {e}", err=True)
         return 2
+    except Exception as e:  # noqa: BLE001 (the last resort: the user gets a message and a saved traceback)
+        return _unexpected(e)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     return 0
 
 

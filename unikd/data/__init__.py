@@ -21,6 +21,7 @@ def load_path(path: Path) -> WindowSet:
     import numpy as np
 
     from unikd.data.adatime import AdaTimeDataset, is_adatime_folder, read_adatime_folder
+    from unikd.data.checks import NPZ_ERRORS
     from unikd.data.generic_npz import KEYS_DOC, read_generic_npz
     from unikd.data.ucihar_archive import ARCHIVE_DIR, read_archive
 
@@ -31,8 +32,8 @@ def load_path(path: Path) -> WindowSet:
         try:
             with np.load(path, allow_pickle=False) as npz:
                 packed = ucihar.is_packed_npz(npz.files)
-        except (OSError, ValueError) as e:
-            raise DataError(f"{path}: not a readable .npz file ({e}); expected {KEYS_DOC}") from None
+        except NPZ_ERRORS as e:
+            raise DataError(f"{path}: not a readable .npz file ({type(e).__name__}: {e}); expected {KEYS_DOC}") from None
         return ucihar.read_packed_npz(path) if packed else read_generic_npz(path)
     if path.is_dir():
         if is_adatime_folder(path):

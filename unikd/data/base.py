@@ -78,6 +78,24 @@ class WindowSet:
         return idx[np.argsort(self.order[idx], kind="stable")]
 
 
+def whole_numbers(where: str, key: str, arr: np.ndarray) -> np.ndarray:
+    """`arr` as int64, refusing anything that is not a whole number (AdaTime stores labels as float64, so
+    whole-valued floats are accepted; 1.5 is not silently truncated to 1)."""
+    arr = np.asarray(arr)
+    if arr.dtype.kind not in "biuf":
+        raise DataError(f"{where}: key {key!r} must hold whole numbers (class, domain or split ids), got dtype "
+                        f"{arr.dtype}")
+    if arr.dtype.kind == "f":
+        bad = ~np.isfinite(arr) | (arr != np.round(arr)) | (np.abs(arr) >= 2**62)
+        if bad.any():
+            raise DataError(f"{where}: key {key!r} must hold whole numbers (class, domain or split ids), found "
+                            f"{arr[bad][:5].tolist()} in {int(bad.sum())} window(s)")
+    return arr.astype(np.int64)
+
+
+F32_MAX = float(np.finfo(np.float32).max)
+
+
 def validate_windows(ws: WindowSet, where: str) -> WindowSet:
     """Check the arrays of a WindowSet; raise DataError naming `where` and what is wrong."""
     X = ws.X
@@ -90,6 +108,7 @@ def validate_windows(ws: WindowSet, where: str) -> WindowSet:
         arr = getattr(ws, key)
         if arr.shape != (n,):
             raise DataError(f"{where}: {key} must have shape ({n},), one value per window of X, got {arr.shape}")
+        setattr(ws, key, whole_numbers(where, key, arr))
     if X.dtype.kind not in "biuf":
         raise DataError(f"{where}: key 'X' must hold real numbers, got dtype {X.dtype}")
     if not np.isfinite(X).all():
@@ -98,6 +117,13 @@ def validate_windows(ws: WindowSet, where: str) -> WindowSet:
             f"{where}: key 'X' has NaN or inf values ({int((~np.isfinite(X)).sum())} of them, "
             f"first at window {bad[0]}, "
             f"channel {bad[1]}, sample {bad[2]}); clean or drop those windows first"
+        )
+    if X.dtype.itemsize > 4 and np.abs(X).max() > F32_MAX:
+        # training, the model and the device all work in float32: such a value would become inf there
+        bad = np.argwhere(np.abs(X) > F32_MAX)[0]
+        raise DataError(
+            f"{where}: key 'X' has values beyond float32's range (+-{F32_MAX:.4g}), first {X[tuple(bad)]:.6g} at "
+            f"window {bad[0]}, channel {bad[1]}, sample {bad[2]}; rescale the data (e.g. to SI units)"
         )
     k = len(ws.class_names)
     if k < 2:

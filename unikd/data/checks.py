@@ -3,12 +3,32 @@ so a user with a malformed file learns what to change without reading our code."
 
 from __future__ import annotations
 
+import zipfile
+import zlib
 from pathlib import Path
 from typing import Iterable
 
 import numpy as np
 
-from unikd.data.base import DataError
+from unikd.data.base import DataError, whole_numbers
+
+# What numpy raises for a file that is not a complete .npz: not a zip, truncated (EOFError, zlib), a member that
+# is not an array, an object array without pickle (ValueError).
+NPZ_ERRORS = (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error)
+
+
+def read_npz(path: Path, expected: str) -> dict[str, np.ndarray]:
+    """Every array of the .npz at `path`, read now, so a corrupt or truncated file fails here with its name and
+    not later inside training. `expected` says what the file should hold."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            return {k: npz[k] for k in npz.files}
+    except NPZ_ERRORS as e:
+        if "allow_pickle" in str(e):  # numpy refuses object arrays without pickle
+            raise DataError(f"{path}: a key holds Python objects ({e}); store plain numeric or string arrays, "
+                            f"expected {expected}") from None
+        raise DataError(f"{path}: not a readable .npz file ({type(e).__name__}: {e}); the file may be truncated "
+                        f"or corrupt: re-create or re-download it. Expected {expected}") from None
 
 
 def require_file(path: Path, what: str, how_to_get: str) -> Path:
@@ -46,11 +66,7 @@ def integer_labels(where: Path | str, key: str, arr: np.ndarray, n: int) -> np.n
     arr = numeric_array(where, key, arr, 1)
     if arr.shape != (n,):
         raise DataError(f"{where}: key {key!r} must have shape ({n},), one value per window, got {arr.shape}")
-    if arr.dtype.kind == "f":
-        if not np.isfinite(arr).all() or not np.array_equal(arr, np.round(arr)):
-            bad = arr[~np.isfinite(arr) | (arr != np.round(arr))][:5]
-            raise DataError(f"{where}: key {key!r} must hold whole numbers (class or domain ids), found {bad.tolist()}")
-    return arr.astype(np.int64)
+    return whole_numbers(where, key, arr)
 
 
 def string_list(where: Path | str, key: str, value, n: int | None = None) -> list[str]:

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from unikd.data.base import DataError, WindowSet, validate_windows
-from unikd.data.checks import integer_labels, numeric_array, require_keys, scalar, string_list
+from unikd.data.checks import integer_labels, numeric_array, read_npz, require_keys, scalar, string_list
 from unikd.data.split import describe, order_within_parts, stratified_split
 
 KEYS_DOC = (
@@ -24,47 +24,37 @@ def read_generic_npz(path: Path, name: str | None = None) -> WindowSet:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"data file not found: looked for {path} (a .npz with {KEYS_DOC}; see docs/data.md)")
-    try:
-        npz = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as e:
-        raise DataError(f"{path}: not a readable .npz file ({e}); expected numpy.savez output: {KEYS_DOC}") from None
-    with npz:
-        keys = set(npz.files)
-        require_keys(path, keys, ("X", "y"))
-        if not keys & {"domain", "subject"}:
-            raise DataError(f"{path}: missing key 'domain' (or 'subject'): one integer domain id per window")
-        if {"domain", "subject"} <= keys:
-            raise DataError(f"{path}: has both 'domain' and 'subject'; keep one (it names the domain of each window)")
-        try:
-            X = numeric_array(path, "X", npz["X"], 3)
-            n = len(X)
-            y = integer_labels(path, "y", npz["y"], n)
-            dkey = "domain" if "domain" in keys else "subject"
-            domain = integer_labels(path, dkey, npz[dkey], n)
-            if "split" in keys:
-                split = integer_labels(path, "split", npz["split"], n)
-                if not np.isin(split, (0, 1)).all():
-                    found = sorted(set(split[~np.isin(split, (0, 1))].tolist()))[:10]
-                    raise DataError(f"{path}: key 'split' must hold 0 (train) or 1 (test), found {found}")
-                split_kind = "given by the file's 'split' key"
-            else:
-                split = stratified_split(y, domain)
-                split_kind = describe()
-            if "class_names" in keys:
-                class_names = string_list(path, "class_names", npz["class_names"])
-            else:
-                class_names = [f"class_{k}" for k in range(max(int(y.max()) + 1, 2))]
-            if "channel_names" in keys:
-                channel_names = string_list(path, "channel_names", npz["channel_names"], X.shape[1])
-            else:
-                channel_names = [f"ch{k}" for k in range(X.shape[1])]
-            stride = scalar(path, "stride", npz["stride"], int) if "stride" in keys else X.shape[2]
-            rate = scalar(path, "sample_rate_hz", npz["sample_rate_hz"], float) if "sample_rate_hz" in keys else None
-        except ValueError as e:
-            if isinstance(e, DataError):
-                raise
-            # np.load refuses object arrays without pickle; say which key and what to store instead
-            raise DataError(f"{path}: a key holds Python objects ({e}); store plain numeric or string arrays") from None
+    npz = read_npz(path, f"numpy.savez output: {KEYS_DOC}")
+    keys = set(npz)
+    require_keys(path, keys, ("X", "y"))
+    if not keys & {"domain", "subject"}:
+        raise DataError(f"{path}: missing key 'domain' (or 'subject'): one integer domain id per window")
+    if {"domain", "subject"} <= keys:
+        raise DataError(f"{path}: has both 'domain' and 'subject'; keep one (it names the domain of each window)")
+    X = numeric_array(path, "X", npz["X"], 3)
+    n = len(X)
+    y = integer_labels(path, "y", npz["y"], n)
+    dkey = "domain" if "domain" in keys else "subject"
+    domain = integer_labels(path, dkey, npz[dkey], n)
+    if "split" in keys:
+        split = integer_labels(path, "split", npz["split"], n)
+        if not np.isin(split, (0, 1)).all():
+            found = sorted(set(split[~np.isin(split, (0, 1))].tolist()))[:10]
+            raise DataError(f"{path}: key 'split' must hold 0 (train) or 1 (test), found {found}")
+        split_kind = "given by the file's 'split' key"
+    else:
+        split = stratified_split(y, domain)
+        split_kind = describe()
+    if "class_names" in keys:
+        class_names = string_list(path, "class_names", npz["class_names"])
+    else:
+        class_names = [f"class_{k}" for k in range(max(int(y.max()) + 1, 2))]
+    if "channel_names" in keys:
+        channel_names = string_list(path, "channel_names", npz["channel_names"], X.shape[1])
+    else:
+        channel_names = [f"ch{k}" for k in range(X.shape[1])]
+    stride = scalar(path, "stride", npz["stride"], int) if "stride" in keys else X.shape[2]
+    rate = scalar(path, "sample_rate_hz", npz["sample_rate_hz"], float) if "sample_rate_hz" in keys else None
     if rate is not None and rate <= 0:
         raise DataError(f"{path}: key 'sample_rate_hz' must be positive, got {rate}")
     ws = WindowSet(

@@ -3,6 +3,7 @@ source train part (labelled), target train part (unlabelled during adaptation), 
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,6 +15,9 @@ PAPER_SCENARIOS: dict[str, list[tuple[int, int]]] = {
     "ucihar": [(2, 11), (7, 13), (12, 16), (9, 18), (6, 23), (18, 27), (20, 5), (24, 8), (28, 27), (30, 20)],
 }
 DEFAULT_SCENARIO = ("ucihar", 2, 11)
+# Fewest windows a domain's train part may have: below this a batch cannot hold both domains' statistics
+# (BatchNorm, the domain classifier) and a score would rest on a handful of windows.
+MIN_TRAIN_WINDOWS = 8
 
 
 @dataclass(frozen=True)
@@ -72,16 +76,30 @@ def scenario_data(ws: WindowSet, source: int, target: int) -> ScenarioData:
         if d not in valid:
             raise DataError(f"unknown {role} domain {d} in data set {ws.name}; valid domains: {valid}")
 
-    def part(domain: int, split: int, what: str) -> Part:
+    if source == target:
+        warnings.warn(f"source and target are the same domain ({source}): the score measures accuracy on held-out "
+                      f"windows of the training subject, not adaptation to a new one", stacklevel=2)
+
+    def part(domain: int, split: int, what: str, least: int) -> Part:
         rows = ws.rows(domain, split)
-        if len(rows) == 0:
-            raise DataError(f"{ws.name}: domain {domain} has no windows in its {what} part")
+        if len(rows) < least:
+            raise DataError(f"{ws.name}: domain {ws.domain_label(domain)} has {len(rows)} window(s) in its {what} "
+                            f"part; at least {least} are needed")
         return Part(ws.X[rows], ws.y[rows], rows)
 
-    return ScenarioData(
+    data = ScenarioData(
         scenario=Scenario(ws.name, source, target),
-        source_train=part(source, 0, "train"),
-        target_train=part(target, 0, "train"),
-        target_test=part(target, 1, "test"),
+        source_train=part(source, 0, "train", MIN_TRAIN_WINDOWS),
+        target_train=part(target, 0, "train", MIN_TRAIN_WINDOWS),
+        target_test=part(target, 1, "test", 1),
         windows=ws,
     )
+    present = np.unique(data.source_train.y)
+    if len(present) < 2:
+        raise DataError(f"{ws.name}: the train part of source domain {ws.domain_label(source)} holds only class "
+                        f"{ws.class_names[int(present[0])]!r}; a classifier needs at least 2 classes")
+    missing = [ws.class_names[k] for k in range(ws.num_classes) if k not in present]
+    if missing:
+        warnings.warn(f"{ws.name}: source domain {ws.domain_label(source)} has no training window of class(es) "
+                      f"{', '.join(missing)}; the student cannot learn them from labels", stacklevel=2)
+    return data

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from unikd.data import DATASETS
 from unikd.data.base import DataError, WindowSet, validate_windows
-from unikd.data.checks import require_keys
+from unikd.data.checks import read_npz, require_keys
 from unikd.data.ucihar_archive import ARCHIVE_DIR, read_archive
 
 NPZ_NAME = "ucihar.npz"
@@ -36,22 +34,22 @@ def is_packed_npz(keys) -> bool:
 
 
 def read_packed_npz(path: Path) -> WindowSet:
-    with np.load(path, allow_pickle=False) as npz:
-        require_keys(path, npz.files, REQUIRED_KEYS)
-        ws = WindowSet(
-            name="ucihar",
-            X=npz["X"],
-            y=npz["y"],
-            domain=npz["subject"],
-            split=npz["adatime_split"],
-            order=npz["adatime_index"],
-            class_names=[str(c) for c in npz["class_names"]],
-            channel_names=[str(c) for c in npz["channels"]],
-            stride=64,  # 50 % overlap between consecutive windows
-            sample_rate_hz=50.0,
-            source=path,
-            split_kind="AdaTime split (train_<subject>.pt / test_<subject>.pt)",
-        )
+    npz = read_npz(path, f"the packed UCI-HAR arrays {', '.join(REQUIRED_KEYS)}")
+    require_keys(path, npz, REQUIRED_KEYS)
+    ws = WindowSet(
+        name="ucihar",
+        X=npz["X"],
+        y=npz["y"],
+        domain=npz["subject"],
+        split=npz["adatime_split"],
+        order=npz["adatime_index"],
+        class_names=[str(c) for c in npz["class_names"]],
+        channel_names=[str(c) for c in npz["channels"]],
+        stride=64,  # 50 % overlap between consecutive windows
+        sample_rate_hz=50.0,
+        source=path,
+        split_kind="AdaTime split (train_<subject>.pt / test_<subject>.pt)",
+    )
     return validate_windows(ws, str(path))
 
 
