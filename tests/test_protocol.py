@@ -137,7 +137,7 @@ def sample_values(layout: P.Layout, reply: bool) -> dict:
             values[p.name] = [f"{p.name}{k}" for k in range(3)]
         else:
             first = -(i + 1) if p.elem in ("i8", "f32") else i + 1
-            values[p.name] = np.array([] if reply else [first, 3, 100], np.dtype("<" + P.SCALARS[p.elem][0]))
+            values[p.name] = np.array([] if reply else [first, 3, 100], np.dtype("<" + P.SCALARS[p.elem]))
     return values
 
 
@@ -262,9 +262,10 @@ def test_a_layout_change_moves_python_c_and_doc_together():
     lines = header.splitlines()
     hello_parts = lines.index("#define UNIKD_PL_HELLO_PARTS(X) \\")
     assert lines[hello_parts + 1] == "    X(scalar, u16, stride) \\"
-    for line in ["    X(scalar, u32, window) \\", "#define UNIKD_PL_HELLO_HEAD_BYTES 37", "    X(scalar, u16, queue) \\",
-                 "#define UNIKD_PL_RESULT_OUTPUTS_OFFSET 8", "#define UNIKD_PL_ERROR_HEAD_BYTES 6",
-                 "#define UNIKD_PL_ERROR_PARTS(X) X(scalar, u8, code) X(scalar, u8, offending_type) X(scalar, u32, detail)"]:
+    error_parts = "X(scalar, u8, code) X(scalar, u8, offending_type) X(scalar, u32, detail)"
+    for line in ["    X(scalar, u32, window) \\", "#define UNIKD_PL_HELLO_HEAD_BYTES 37",
+                 "    X(scalar, u16, queue) \\", "#define UNIKD_PL_RESULT_OUTPUTS_OFFSET 8",
+                 "#define UNIKD_PL_ERROR_HEAD_BYTES 6", f"#define UNIKD_PL_ERROR_PARTS(X) {error_parts}"]:
         assert line in lines and line not in P.c_header().splitlines(), line
     for row in ["| 0 | 2 | u16 | `stride` |", "| 10 | 4 | u32 | `window` |", "| 2 | 2 | u16 | `queue` |",
                 "| 8 | num_classes | i8[num_classes] | `outputs` |", "| 2 | 4 | u32 | `detail` |"]:

@@ -159,8 +159,9 @@ class FrameParser:
 # ---- payloads: every layout declared once -------------------------------------------------------------------
 #
 # PAYLOADS below is the only place that says which fields a payload has, in which order and how wide. The Python
-# pack/unpack (Layout, and the dataclasses Hello, Result, ... built from it), the C structs, offsets and pack
-# functions of unikd_protocol.h and the payload tables of docs/protocol.md are all generated from it.
+# pack/unpack (Layout, and the dataclasses Hello, Result, ... built from it), the part lists and size macros of
+# unikd_protocol.h (which firmware/core/unikd_wire.h expands into C structs and put/get functions) and the payload
+# tables of docs/protocol.md all come from it.
 #
 # A part's type is one of
 #   u8 i8 u16 u32 f32          a little-endian scalar; scalars come first and form the payload's fixed head
@@ -171,10 +172,7 @@ class FrameParser:
 #                              i8[window * channels], f32[k * channels]
 # Strings follow the head; a part that runs to the end of the payload (str[] or an array) can only be the last.
 
-SCALARS = {  # type: (struct code, C type)
-    "u8": ("B", "uint8_t"), "i8": ("b", "int8_t"), "u16": ("H", "uint16_t"), "u32": ("I", "uint32_t"),
-    "f32": ("f", "float"),
-}
+SCALARS = {"u8": "B", "i8": "b", "u16": "H", "u32": "I", "f32": "f"}  # struct codes; in C: unikd_wire.h
 _ARRAY = re.compile(r"^(u8|i8|u16|u32|f32)\[([a-z_ *]+)\]$")
 
 
@@ -211,7 +209,7 @@ class Part:
 
     @property
     def elem_bytes(self) -> int:
-        return struct.calcsize("<" + SCALARS[self.elem][0])
+        return struct.calcsize("<" + SCALARS[self.elem])
 
     @property
     def py_type(self) -> str:
@@ -246,7 +244,7 @@ class Layout:
 
     @property
     def head_struct(self) -> struct.Struct:
-        return struct.Struct("<" + "".join(SCALARS[p.type][0] for p in self.head))
+        return struct.Struct("<" + "".join(SCALARS[p.type] for p in self.head))
 
     def part(self, name: str) -> Part:
         return next(p for p in self.parts if p.name == name)
@@ -278,7 +276,7 @@ class Layout:
             elif isinstance(v, (bytes, bytearray, memoryview)):
                 out += v
             else:  # a numpy array or a sequence of numbers: as the declared element type, little-endian
-                out += np.ascontiguousarray(v, np.dtype("<" + SCALARS[p.elem][0])).tobytes()
+                out += np.ascontiguousarray(v, np.dtype("<" + SCALARS[p.elem])).tobytes()
         return bytes(out)
 
     def unpack(self, payload: bytes, hello: "Hello | None" = None) -> dict:
@@ -314,7 +312,7 @@ class Layout:
         known = [f for f in p.count if hello is not None and hasattr(hello, f)]
         unit = p.elem_bytes * math.prod(getattr(hello, f) for f in known)
         exact = len(known) == len(p.count)
-        if (got != unit) if exact else (got % unit):
+        if (got != unit) if exact else (not unit or got % unit):
             dims = ", ".join(f"{f} = {getattr(hello, f)}" for f in known)
             what = f"{pos + unit}" if exact else f"{pos} + a multiple of {unit}"
             self._error(pos + got, f"{what} bytes ({p.type} {p.name}{', ' + dims if dims else ''})")
@@ -450,10 +448,7 @@ class Hello:
         return TIMER_TICK_SCALE.get(self.timer_unit, 1)
 
 
-# A STREAM_RESULT is a RESULT with its end first: one class serves both (end is None for a RESULT).
-assert [p.name for p in PAYLOADS[Msg.STREAM_RESULT].parts] == ["end"] + [p.name for p in PAYLOADS[Msg.RESULT].parts]
-
-
+# A STREAM_RESULT is a RESULT with its end first (both are declared from _RESULT): one class serves both.
 @_payload_class(Msg.RESULT, ("end", "int | None", field(default=None)))
 class Result:
     """A RESULT (window mode, end is None) or a STREAM_RESULT (end = exclusive index of the window's last sample)."""
@@ -464,6 +459,8 @@ class Result:
 
     @classmethod
     def unpack(cls, frame: Frame, hello: "Hello | None" = None) -> "Result":
+        if frame.type not in (Msg.RESULT, Msg.STREAM_RESULT):
+            raise ValueError(f"frame type 0x{frame.type:02x} is not a RESULT or STREAM_RESULT")
         return cls(**PAYLOADS[Msg(frame.type)].unpack(frame.payload, hello))
 
 
@@ -505,6 +502,7 @@ class WindowData:
 
 
 # ---- generated C and documentation ----------------------------------------------------------------------------
+
 
 def c_payload(layout: Layout, earlier: list[Layout] = ()) -> list[str]:
     """C for one payload: its part list, which firmware/core/unikd_wire.h expands into a struct and a put function
@@ -559,7 +557,7 @@ def doc_tables(payloads: dict[Msg, Layout] = PAYLOADS) -> str:
         offsets = layout.offsets()
         for p in layout.parts:
             lines.append(f"| {offsets.get(p.name, '...')} | {_doc_size(p)} | {p.type} | `{p.name}` | {p.doc} |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n\n"  # the blank line ends the last table before the end marker
 
 
 def _doc_size(p: Part) -> str:
@@ -580,6 +578,7 @@ def doc_with_tables(doc: str, payloads: dict[Msg, Layout] = PAYLOADS) -> str:
     head, rest = doc.split(DOC_BEGIN)
     _, tail = rest.split(DOC_END)
     return head + DOC_BEGIN + doc_tables(payloads) + DOC_END + tail
+
 
 def c_header(payloads: dict[Msg, Layout] = PAYLOADS) -> str:
     """The text of firmware/core/unikd_protocol.h."""
