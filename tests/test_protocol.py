@@ -275,7 +275,7 @@ def test_a_layout_change_moves_python_c_and_doc_together():
     assert P.doc_with_tables(P.DOC.read_text(), changed) != P.DOC.read_text()
 
 
-def test_declaration_refuses_parts_out_of_order_and_unknown_types():
+def test_declaration_refuses_what_the_generators_cannot_express():
     with pytest.raises(ValueError, match="scalars first"):
         P.Layout(P.Msg.HELLO, "x", parts=[("name", "str", ""), ("n", "u8", "")])
     with pytest.raises(ValueError, match="scalars first"):
@@ -285,6 +285,10 @@ def test_declaration_refuses_parts_out_of_order_and_unknown_types():
     bad = dict(P.PAYLOADS)
     bad[P.Msg.RESULT] = P.Layout(P.Msg.RESULT, "x", parts=[("outputs", "i8[classes]", "")])
     with pytest.raises(ValueError, match="not HELLO fields"):
+        P._check_declaration(bad)
+    bad[P.Msg.RESULT] = P.PAYLOADS[P.Msg.RESULT]
+    bad[P.Msg.PING] = P.Layout(P.Msg.PING, "x", parts=[("text", "str", "")])
+    with pytest.raises(ValueError, match="PING: a request cannot carry strings"):
         P._check_declaration(bad)
 
 
