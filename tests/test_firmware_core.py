@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 import struct
 import subprocess
+from dataclasses import astuple
 from pathlib import Path
 
 import numpy as np
@@ -296,15 +297,15 @@ def test_stream_mode_infers_every_stride_with_sample_index(core):
     rng = np.random.default_rng(SEED)
     T = 700
     stream = rng.normal(0, 1.5, size=(T, C)).astype(np.float32)
-    data = bytearray(P.encode(P.Msg.STREAM_RESET, 1, struct.pack("<I", 1000)))
+    data = bytearray(P.encode(P.Msg.STREAM_RESET, 1, P.StreamReset(1000).pack()))
     pos, seq, chunks = 0, 2, []
     while pos < T:
         n = int(rng.integers(1, 50))  # chunk sizes unrelated to the stride
-        data += P.encode(P.Msg.SAMPLES, seq, struct.pack("<I", 1000 + pos) + stream[pos : pos + n].tobytes())
+        data += P.encode(P.Msg.SAMPLES, seq, P.Samples(1000 + pos, stream[pos : pos + n]).pack())
         chunks.append((seq, pos, min(pos + n, T)))
         pos, seq = pos + n, seq + 1
     frames = frames_of(run_core(core, bytes(data)))[1:]
-    assert (frames[0].type, frames[0].seq, frames[0].payload) == (P.Msg.ACK, 1, struct.pack("<I", 1000))
+    assert (frames[0].type, frames[0].seq, frames[0].payload) == (P.Msg.ACK, 1, P.Ack(1000).pack())
     expected = stream_expectations(stream, 1000)
     results = [f for f in frames if f.type == P.Msg.STREAM_RESULT]
     acks = [f for f in frames if f.type == P.Msg.SAMPLES_ACK]
@@ -315,7 +316,7 @@ def test_stream_mode_infers_every_stride_with_sample_index(core):
         # tagged with the request whose samples completed the window
         s = next(s for s, a, b in chunks if a < r.end - 1000 <= b)
         assert f.seq == s
-    assert [(a.seq, *P.SAMPLES_ACK_FIXED.unpack(a.payload)) for a in acks] == [
+    assert [(a.seq, *astuple(P.SamplesAck.unpack(a.payload))) for a in acks] == [
         (s, 1000 + b, sum(1 for e in expected if a < e - 1000 <= b)) for s, a, b in chunks]
 
 
@@ -333,13 +334,13 @@ def test_sensor_path_push_sample_uses_the_same_windowing(core):
 def test_retried_samples_enter_the_window_once_and_gaps_are_refused(core):
     rng = np.random.default_rng(SEED + 3)
     stream = rng.normal(0, 1.0, size=(200, C)).astype(np.float32)
-    samples = lambda seq, a, b: P.encode(P.Msg.SAMPLES, seq, struct.pack("<I", a) + stream[a:b].tobytes())  # noqa
+    samples = lambda seq, a, b: P.encode(P.Msg.SAMPLES, seq, P.Samples(a, stream[a:b]).pack())  # noqa
     data = (samples(1, 0, 50) + samples(2, 50, 100) + samples(3, 50, 100)  # 3 retries a handled request
             + samples(4, 90, 140)  # overlaps: only 100..140 are new
             + samples(5, 160, 200)  # a gap (140..160 missing): refused
             + samples(6, 140, 190) + samples(7, 190, 200))
     frames = frames_of(run_core(core, data))[1:]
-    acks = [(f.seq, P.SAMPLES_ACK_FIXED.unpack(f.payload)) for f in frames if f.type == P.Msg.SAMPLES_ACK]
+    acks = [(f.seq, astuple(P.SamplesAck.unpack(f.payload))) for f in frames if f.type == P.Msg.SAMPLES_ACK]
     assert acks == [(1, (50, 0)), (2, (100, 0)), (3, (100, 0)), (4, (140, 1)), (5, (140, 0)), (6, (190, 0)),
                     (7, (200, 1))]
     expected = stream_expectations(stream, 0)

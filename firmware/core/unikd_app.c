@@ -9,14 +9,26 @@
 #include "unikd_runtime.h"
 #include "unikd_window.h"
 
-/* Compile-time checks (a negative array size fails the build). */
-/* the largest reply is the window dump: a 4-byte sample index, then the quantised window */
-typedef char unikd_window_fits_in_a_frame[(UNIKD_INPUT_BYTES + 4 <= UNIKD_PROTO_MAX_PAYLOAD) ? 1 : -1];
-typedef char unikd_classes_fit_in_a_byte[(UNIKD_NUM_CLASSES <= 255 && UNIKD_OUTPUT_BYTES == UNIKD_NUM_CLASSES)
-                                             ? 1 : -1];
+/* Payload layouts come from unikd_protocol.h, generated from PAYLOADS in unikd_mcu/hil/protocol.py: this file
+ * fills the generated structs by field name and never restates a field's order, offset or width. */
 
 #define BOOT_MAGIC 0x554B4231u /* "UKB1": the boot counter below holds a value from an earlier boot */
-#define TX_MAX 512
+#define TX_MAX 512 /* heads and strings of replies; array tails go out from their own buffers */
+#define TX_END (tx + TX_MAX)
+
+/* Compile-time checks (a negative array size fails the build). */
+/* the largest reply is the window dump: its head, then the quantised window */
+typedef char unikd_window_fits_in_a_frame[
+    (UNIKD_PL_WINDOW_DATA_HEAD_BYTES + UNIKD_INPUT_BYTES * UNIKD_PL_WINDOW_DATA_WINDOW_ELEM_BYTES
+     <= UNIKD_PROTO_MAX_PAYLOAD) ? 1 : -1];
+typedef char unikd_classes_fit_in_a_byte[(UNIKD_NUM_CLASSES <= 255 && UNIKD_OUTPUT_BYTES == UNIKD_NUM_CLASSES)
+                                             ? 1 : -1];
+/* int8 arrays (a window in, the outputs and the window dump out) are copied as bytes: one byte per value */
+typedef char unikd_int8_arrays[(UNIKD_PL_WINDOW_INPUT_ELEM_BYTES == 1 && UNIKD_PL_RESULT_OUTPUTS_ELEM_BYTES == 1
+                                && UNIKD_PL_STREAM_RESULT_OUTPUTS_ELEM_BYTES == 1
+                                && UNIKD_PL_WINDOW_DATA_WINDOW_ELEM_BYTES == 1) ? 1 : -1];
+/* the hello's fixed head leaves room for its strings */
+typedef char unikd_hello_head_fits[(UNIKD_PL_HELLO_HEAD_BYTES < TX_MAX) ? 1 : -1];
 
 static UNIKD_NOINIT uint32_t boot_magic;
 static UNIKD_NOINIT uint32_t boot_count;
@@ -34,85 +46,38 @@ static volatile int32_t invoke_status; /* volatile: keeps the timer reads around
 
 static const char *const class_names[UNIKD_NUM_CLASSES] = UNIKD_CLASS_NAMES_INIT;
 
-static uint8_t *put_u16(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v & 0xFFu);
-    p[1] = (uint8_t)((v >> 8) & 0xFFu);
-    return p + 2;
-}
-
-static uint8_t *put_u32(uint8_t *p, uint32_t v)
-{
-    p = put_u16(p, v & 0xFFFFu);
-    return put_u16(p, v >> 16);
-}
-
-static uint8_t *put_f32(uint8_t *p, float f)
-{
-    uint32_t v;
-    memcpy(&v, &f, sizeof v);
-    return put_u32(p, v);
-}
-
-static uint8_t *put_str(uint8_t *p, const char *s)
-{
-    size_t n = strlen(s);
-    if (n > 255)
-        n = 255;
-    if ((size_t)(p - tx) + 1 + n > TX_MAX)
-        return p; /* never overrun the reply buffer; the host sees the missing string */
-    *p++ = (uint8_t)n;
-    memcpy(p, s, n);
-    return p + n;
-}
-
-static uint32_t get_u32(const uint8_t *b)
-{
-    return (uint32_t)b[0] | ((uint32_t)b[1] << 8) | ((uint32_t)b[2] << 16) | ((uint32_t)b[3] << 24);
-}
-
-static float get_f32(const uint8_t *b)
-{
-    uint32_t v = get_u32(b);
-    float f;
-    memcpy(&f, &v, sizeof f);
-    return f;
-}
-
 static void send_error(uint16_t seq, uint8_t code, uint8_t type, uint16_t detail)
 {
-    uint8_t *p = tx;
-    *p++ = code;
-    *p++ = type;
-    p = put_u16(p, detail);
-    unikd_frame_write(UNIKD_MSG_ERROR, seq, tx, (size_t)(p - tx));
+    const unikd_pl_error e = {.code = code, .offending_type = type, .detail = detail};
+    unikd_frame_write(UNIKD_MSG_ERROR, seq, tx, (size_t)(unikd_pl_put_error(tx, TX_END, &e) - tx));
 }
 
 static void send_hello(uint16_t seq, uint8_t flags)
 {
-    uint8_t *p = tx;
-    int i;
-    *p++ = UNIKD_PROTO_VERSION;
-    *p++ = UNIKD_PORT_TIMER_UNIT;
-    p = put_u16(p, UNIKD_PROTO_MAX_PAYLOAD);
-    p = put_u32(p, boot_count);
-    p = put_u16(p, UNIKD_WINDOW);
-    p = put_u16(p, UNIKD_CHANNELS);
-    p = put_u16(p, UNIKD_STRIDE);
-    p = put_u16(p, UNIKD_NUM_CLASSES);
-    p = put_f32(p, UNIKD_INPUT_SCALE);
-    *p++ = (uint8_t)(int8_t)UNIKD_INPUT_ZERO_POINT;
-    p = put_f32(p, UNIKD_OUTPUT_SCALE);
-    *p++ = (uint8_t)(int8_t)UNIKD_OUTPUT_ZERO_POINT;
-    p = put_f32(p, UNIKD_SAMPLE_RATE_HZ);
-    p = put_u32(p, (uint32_t)unikd_runtime_ram_bytes());
-    *p++ = (uint8_t)(flags | (runtime_ok ? UNIKD_PROTO_HELLO_FLAG_RUNTIME_OK : 0));
-    p = put_str(p, UNIKD_FIRMWARE_VERSION);
-    p = put_str(p, UNIKD_RUNTIME_NAME);
-    p = put_str(p, UNIKD_MODEL_HASH);
-    for (i = 0; i < UNIKD_NUM_CLASSES; i++)
-        p = put_str(p, class_names[i]);
-    unikd_frame_write(UNIKD_MSG_HELLO, seq, tx, (size_t)(p - tx));
+    const unikd_pl_hello h = {
+        .protocol_version = UNIKD_PROTO_VERSION,
+        .timer_unit = UNIKD_PORT_TIMER_UNIT,
+        .max_payload = UNIKD_PROTO_MAX_PAYLOAD,
+        .boot_count = boot_count,
+        .window = UNIKD_WINDOW,
+        .channels = UNIKD_CHANNELS,
+        .stride = UNIKD_STRIDE,
+        .num_classes = UNIKD_NUM_CLASSES,
+        .input_scale = UNIKD_INPUT_SCALE,
+        .input_zero_point = (int8_t)UNIKD_INPUT_ZERO_POINT,
+        .output_scale = UNIKD_OUTPUT_SCALE,
+        .output_zero_point = (int8_t)UNIKD_OUTPUT_ZERO_POINT,
+        .sample_rate_hz = UNIKD_SAMPLE_RATE_HZ,
+        .runtime_ram_bytes = (uint32_t)unikd_runtime_ram_bytes(),
+        .flags = (uint8_t)(flags | (runtime_ok ? UNIKD_PROTO_HELLO_FLAG_RUNTIME_OK : 0)),
+        .firmware_version = UNIKD_FIRMWARE_VERSION,
+        .runtime = UNIKD_RUNTIME_NAME,
+        .model_hash = UNIKD_MODEL_HASH,
+        .class_names = class_names,
+        .class_names_count = UNIKD_NUM_CLASSES,
+    };
+    uint8_t *end = unikd_pl_put_hello(tx, TX_END, &h);
+    unikd_frame_write(UNIKD_MSG_HELLO, seq, tx, (size_t)(end - tx));
 }
 
 /* Run the model on `input`; returns the predicted class (first maximum) and the ticks it took. */
@@ -138,7 +103,7 @@ static void report(uint8_t type, uint16_t seq, int with_end, uint32_t end)
 {
     uint32_t ticks = 0;
     uint8_t cls = 0xFFu, status = UNIKD_ERR_NOT_READY;
-    uint8_t *p = tx;
+    uint8_t *p;
 
     memset(output, 0, sizeof output);
     if (runtime_ok) {
@@ -150,14 +115,15 @@ static void report(uint8_t type, uint16_t seq, int with_end, uint32_t end)
             ticks = (uint32_t)invoke_status;
         }
     }
-    if (with_end)
-        p = put_u32(p, end);
-    *p++ = cls;
-    *p++ = status;
-    p = put_u32(p, ticks);
-    memcpy(p, output, UNIKD_OUTPUT_BYTES);
-    p += UNIKD_OUTPUT_BYTES;
-    unikd_frame_write(type, seq, tx, (size_t)(p - tx));
+    if (with_end) {
+        const unikd_pl_stream_result r = {.end = end, .predicted = cls, .status = status, .ticks = ticks};
+        p = unikd_pl_put_stream_result(tx, TX_END, &r);
+    } else {
+        const unikd_pl_result r = {.predicted = cls, .status = status, .ticks = ticks};
+        p = unikd_pl_put_result(tx, TX_END, &r);
+    }
+    /* the outputs are the payload's tail, sent from their own buffer */
+    unikd_frame_write2(type, seq, tx, (size_t)(p - tx), (const uint8_t *)output, UNIKD_OUTPUT_BYTES);
 }
 
 static void on_frame(uint8_t type, uint16_t seq, const uint8_t *payload, uint16_t len)
@@ -170,63 +136,74 @@ static void on_frame(uint8_t type, uint16_t seq, const uint8_t *payload, uint16_
         unikd_frame_write(UNIKD_MSG_PONG, seq, payload, len);
         break;
     case UNIKD_MSG_WINDOW:
-        if (len != UNIKD_INPUT_BYTES) {
+        if (len != UNIKD_PL_WINDOW_HEAD_BYTES + UNIKD_INPUT_BYTES * UNIKD_PL_WINDOW_INPUT_ELEM_BYTES) {
             send_error(seq, UNIKD_ERR_BAD_LENGTH, type, len);
             break;
         }
-        memcpy(input, payload, UNIKD_INPUT_BYTES);
+        memcpy(input, payload + UNIKD_PL_WINDOW_INPUT_OFFSET, UNIKD_INPUT_BYTES);
         report(UNIKD_MSG_RESULT, seq, 0, 0);
         break;
     case UNIKD_MSG_SAMPLES: {
         /* u32 index of the first sample, then k samples. Samples the device already holds (a retried request)
          * are skipped and a gap is refused, so every sample enters the window exactly once; the ack tells the
          * host which index the device expects next. */
+        const size_t sample_bytes = (size_t)UNIKD_PL_SAMPLES_VALUES_ELEM_BYTES * UNIKD_CHANNELS;
         float sample[UNIKD_CHANNELS];
-        uint32_t first, next, i, n;
+        unikd_pl_samples req;
+        unikd_pl_samples_ack ack;
+        uint32_t next, i, n;
         int c;
-        uint8_t *p;
-        if (len < 4 || (len - 4u) % (4u * UNIKD_CHANNELS) != 0) {
+        if (len < UNIKD_PL_SAMPLES_HEAD_BYTES || (len - UNIKD_PL_SAMPLES_HEAD_BYTES) % sample_bytes != 0) {
             send_error(seq, UNIKD_ERR_BAD_LENGTH, type, len);
             break;
         }
-        first = get_u32(payload);
-        n = (uint32_t)(len - 4u) / (4u * UNIKD_CHANNELS);
+        unikd_pl_get_samples(payload, &req);
+        n = (uint32_t)((len - UNIKD_PL_SAMPLES_HEAD_BYTES) / sample_bytes);
         next = stream_base + window.count;
         stream_seq = seq;
         stream_results = 0;
-        if (first <= next) {
-            for (i = next - first; i < n; i++) {
+        if (req.first <= next) {
+            for (i = next - req.first; i < n; i++) {
                 for (c = 0; c < UNIKD_CHANNELS; c++)
-                    sample[c] = get_f32(payload + 4u + 4u * ((size_t)i * UNIKD_CHANNELS + (size_t)c));
+                    sample[c] = unikd_pl_samples_values_at(payload, (size_t)i * UNIKD_CHANNELS + (size_t)c);
                 unikd_app_push_sample(sample);
             }
         }
         stream_seq = UNIKD_PROTO_BOOT_SEQ; /* later results come from the board's own sensor, if any */
-        p = put_u32(tx, stream_base + window.count);
-        p = put_u16(p, stream_results);
-        unikd_frame_write(UNIKD_MSG_SAMPLES_ACK, seq, tx, (size_t)(p - tx));
+        ack.next = stream_base + window.count;
+        ack.results = stream_results;
+        unikd_frame_write(UNIKD_MSG_SAMPLES_ACK, seq, tx, (size_t)(unikd_pl_put_samples_ack(tx, TX_END, &ack) - tx));
         break;
     }
-    case UNIKD_MSG_WINDOW_DUMP:
+    case UNIKD_MSG_WINDOW_DUMP: {
         /* the window exactly as the device quantised it: lets the host check quantisation on the target */
-        if (len != 0) {
+        unikd_pl_window_data head;
+        uint8_t *p;
+        if (len != UNIKD_PL_WINDOW_DUMP_HEAD_BYTES) {
             send_error(seq, UNIKD_ERR_BAD_LENGTH, type, len);
             break;
         }
         unikd_window_copy(&window, input);
-        put_u32(tx, stream_base + window.count);
-        unikd_frame_write2(UNIKD_MSG_WINDOW_DATA, seq, tx, 4, (const uint8_t *)input, UNIKD_INPUT_BYTES);
+        head.end = stream_base + window.count;
+        p = unikd_pl_put_window_data(tx, TX_END, &head);
+        unikd_frame_write2(UNIKD_MSG_WINDOW_DATA, seq, tx, (size_t)(p - tx), (const uint8_t *)input,
+                           UNIKD_INPUT_BYTES);
         break;
-    case UNIKD_MSG_STREAM_RESET:
-        if (len != 4) {
+    }
+    case UNIKD_MSG_STREAM_RESET: {
+        unikd_pl_stream_reset req;
+        unikd_pl_ack ack;
+        if (len != UNIKD_PL_STREAM_RESET_HEAD_BYTES) {
             send_error(seq, UNIKD_ERR_BAD_LENGTH, type, len);
             break;
         }
-        stream_base = get_u32(payload);
+        unikd_pl_get_stream_reset(payload, &req);
+        stream_base = req.next;
         unikd_window_reset(&window);
-        put_u32(tx, stream_base);
-        unikd_frame_write(UNIKD_MSG_ACK, seq, tx, 4);
+        ack.next = stream_base;
+        unikd_frame_write(UNIKD_MSG_ACK, seq, tx, (size_t)(unikd_pl_put_ack(tx, TX_END, &ack) - tx));
         break;
+    }
     default:
         send_error(seq, UNIKD_ERR_UNKNOWN_TYPE, type, len);
         break;

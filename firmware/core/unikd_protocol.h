@@ -3,6 +3,8 @@
 #ifndef UNIKD_PROTOCOL_H
 #define UNIKD_PROTOCOL_H
 
+#include "unikd_wire.h"
+
 #define UNIKD_PROTO_VERSION 1
 #define UNIKD_FIRMWARE_VERSION "0.1.0"
 #define UNIKD_PROTO_START0 0xA5
@@ -41,5 +43,107 @@
 /* timer units (UNIKD_PORT_TIMER_UNIT) */
 #define UNIKD_TIMER_MICROSECONDS 0
 #define UNIKD_TIMER_QEMU_INSTRUCTIONS_DIV40 1
+
+/* Payloads (PAYLOADS in protocol.py): each one's parts in wire order, expanded by unikd_wire.h. */
+
+/* HELLO_REQ (0x01, host -> device): ask the device to describe itself */
+#define UNIKD_PL_HELLO_REQ_HEAD_BYTES 0
+
+/* WINDOW (0x02, host -> device): one window to classify */
+#define UNIKD_PL_WINDOW_HEAD_BYTES 0
+#define UNIKD_PL_WINDOW_INPUT_OFFSET 0
+#define UNIKD_PL_WINDOW_INPUT_ELEM_BYTES 1
+UNIKD_WIRE_ARRAY_AT(window, input, i8, UNIKD_PL_WINDOW_INPUT_OFFSET)
+
+/* SAMPLES (0x03, host -> device): raw samples for the device to window, quantise and classify itself */
+#define UNIKD_PL_SAMPLES_PARTS(X) X(scalar, u32, first) X(array, f32, values)
+#define UNIKD_PL_SAMPLES_HEAD_BYTES 4
+#define UNIKD_PL_SAMPLES_VALUES_OFFSET 4
+#define UNIKD_PL_SAMPLES_VALUES_ELEM_BYTES 4
+UNIKD_WIRE_REQUEST(samples, UNIKD_PL_SAMPLES_PARTS)
+UNIKD_WIRE_ARRAY_AT(samples, values, f32, UNIKD_PL_SAMPLES_VALUES_OFFSET)
+
+/* STREAM_RESET (0x04, host -> device): empty the device's window */
+#define UNIKD_PL_STREAM_RESET_PARTS(X) X(scalar, u32, next)
+#define UNIKD_PL_STREAM_RESET_HEAD_BYTES 4
+UNIKD_WIRE_REQUEST(stream_reset, UNIKD_PL_STREAM_RESET_PARTS)
+
+/* PING (0x05, host -> device): link check */
+#define UNIKD_PL_PING_HEAD_BYTES 0
+#define UNIKD_PL_PING_DATA_OFFSET 0
+#define UNIKD_PL_PING_DATA_ELEM_BYTES 1
+UNIKD_WIRE_ARRAY_AT(ping, data, u8, UNIKD_PL_PING_DATA_OFFSET)
+
+/* WINDOW_DUMP (0x06, host -> device): read back the device's current window */
+#define UNIKD_PL_WINDOW_DUMP_HEAD_BYTES 0
+
+/* HELLO (0x81, device -> host): what the device runs; sent on request and by itself at every boot */
+#define UNIKD_PL_HELLO_PARTS(X) \
+    X(scalar, u8, protocol_version) \
+    X(scalar, u8, timer_unit) \
+    X(scalar, u16, max_payload) \
+    X(scalar, u32, boot_count) \
+    X(scalar, u16, window) \
+    X(scalar, u16, channels) \
+    X(scalar, u16, stride) \
+    X(scalar, u16, num_classes) \
+    X(scalar, f32, input_scale) \
+    X(scalar, i8, input_zero_point) \
+    X(scalar, f32, output_scale) \
+    X(scalar, i8, output_zero_point) \
+    X(scalar, f32, sample_rate_hz) \
+    X(scalar, u32, runtime_ram_bytes) \
+    X(scalar, u8, flags) \
+    X(str, str, firmware_version) \
+    X(str, str, runtime) \
+    X(str, str, model_hash) \
+    X(strs, str, class_names)
+#define UNIKD_PL_HELLO_HEAD_BYTES 35
+UNIKD_WIRE_REPLY(hello, UNIKD_PL_HELLO_PARTS)
+
+/* RESULT (0x82, device -> host): the answer to one `WINDOW` */
+#define UNIKD_PL_RESULT_PARTS(X) \
+    X(scalar, u8, predicted) \
+    X(scalar, u8, status) \
+    X(scalar, u32, ticks) \
+    X(array, i8, outputs)
+#define UNIKD_PL_RESULT_HEAD_BYTES 6
+#define UNIKD_PL_RESULT_OUTPUTS_OFFSET 6
+#define UNIKD_PL_RESULT_OUTPUTS_ELEM_BYTES 1
+UNIKD_WIRE_REPLY(result, UNIKD_PL_RESULT_PARTS)
+
+/* SAMPLES_ACK (0x83, device -> host): the end of the answer to one `SAMPLES` request */
+#define UNIKD_PL_SAMPLES_ACK_PARTS(X) X(scalar, u32, next) X(scalar, u16, results)
+#define UNIKD_PL_SAMPLES_ACK_HEAD_BYTES 6
+UNIKD_WIRE_REPLY(samples_ack, UNIKD_PL_SAMPLES_ACK_PARTS)
+
+/* STREAM_RESULT (0x84, device -> host): the answer for one window of the stream */
+#define UNIKD_PL_STREAM_RESULT_PARTS(X) X(scalar, u32, end) UNIKD_PL_RESULT_PARTS(X)
+#define UNIKD_PL_STREAM_RESULT_HEAD_BYTES 10
+#define UNIKD_PL_STREAM_RESULT_OUTPUTS_OFFSET 10
+#define UNIKD_PL_STREAM_RESULT_OUTPUTS_ELEM_BYTES 1
+UNIKD_WIRE_REPLY(stream_result, UNIKD_PL_STREAM_RESULT_PARTS)
+
+/* ACK (0x85, device -> host): the answer to `STREAM_RESET` */
+#define UNIKD_PL_ACK_PARTS(X) X(scalar, u32, next)
+#define UNIKD_PL_ACK_HEAD_BYTES 4
+UNIKD_WIRE_REPLY(ack, UNIKD_PL_ACK_PARTS)
+
+/* PONG (0x86, device -> host): the answer to `PING` */
+#define UNIKD_PL_PONG_HEAD_BYTES 0
+#define UNIKD_PL_PONG_DATA_OFFSET 0
+#define UNIKD_PL_PONG_DATA_ELEM_BYTES 1
+
+/* WINDOW_DATA (0x87, device -> host): the device's current window exactly as it quantised it */
+#define UNIKD_PL_WINDOW_DATA_PARTS(X) X(scalar, u32, end) X(array, i8, window)
+#define UNIKD_PL_WINDOW_DATA_HEAD_BYTES 4
+#define UNIKD_PL_WINDOW_DATA_WINDOW_OFFSET 4
+#define UNIKD_PL_WINDOW_DATA_WINDOW_ELEM_BYTES 1
+UNIKD_WIRE_REPLY(window_data, UNIKD_PL_WINDOW_DATA_PARTS)
+
+/* ERROR (0x8F, device -> host): a request or frame the device could not take */
+#define UNIKD_PL_ERROR_PARTS(X) X(scalar, u8, code) X(scalar, u8, offending_type) X(scalar, u16, detail)
+#define UNIKD_PL_ERROR_HEAD_BYTES 4
+UNIKD_WIRE_REPLY(error, UNIKD_PL_ERROR_PARTS)
 
 #endif /* UNIKD_PROTOCOL_H */

@@ -131,7 +131,7 @@ class HilClient:
                 self.log.host_bad_frames = self.parser.bad_frames
         frame = self.pending.pop(0)
         if frame.type == P.Msg.STREAM_RESULT and self._stream_sink is not None:
-            r = P.Result.unpack(frame)
+            r = P.Result.unpack(frame, self.hello)
             self._stream_sink.setdefault(r.end, r)  # attributed by its sample index, whatever request it answers
         if frame.type == P.Msg.HELLO and frame.seq == P.BOOT_SEQ:
             hello = P.Hello.unpack(frame.payload)
@@ -233,7 +233,7 @@ class HilClient:
         data = np.ascontiguousarray(window, np.int8).tobytes()
         while True:
             try:
-                return P.Result.unpack(self.request(P.Msg.WINDOW, data, P.Msg.RESULT, self._where))
+                return P.Result.unpack(self.request(P.Msg.WINDOW, data, P.Msg.RESULT, self._where), self.hello)
             except DeviceReset as e:
                 self._after_reset(e)
 
@@ -251,7 +251,7 @@ class HilClient:
     def _reset_stream(self, base: int) -> None:
         while True:
             try:
-                self.request(P.Msg.STREAM_RESET, P.U32.pack(base), P.Msg.ACK, f"stream reset at {base}")
+                self.request(P.Msg.STREAM_RESET, P.StreamReset(base).pack(), P.Msg.ACK, f"stream reset at {base}")
                 return
             except DeviceReset as e:
                 self._after_reset(e)
@@ -262,11 +262,9 @@ class HilClient:
         w, s = self.hello.window, self.hello.stride
         pos = start
         while pos < stop:
-            # a SAMPLES frame carries the start index (4 bytes) and float32 samples, at most hello.max_payload bytes
-            fit = (self.hello.max_payload - P.U32.size) // (4 * samples.shape[1])
-            n = min(self.chunk_samples, fit, stop - pos)
+            n = min(self.chunk_samples, self._samples_per_request(samples.shape[1]), stop - pos)
             self._where = f"stream sample {pos}"
-            payload = P.U32.pack(pos) + np.ascontiguousarray(samples[pos:pos + n], "<f4").tobytes()
+            payload = P.Samples(pos, samples[pos:pos + n]).pack()
             try:
                 ack = self.request(P.Msg.SAMPLES, payload, P.Msg.SAMPLES_ACK, self._where)
             except DeviceReset as e:
@@ -277,8 +275,13 @@ class HilClient:
                 pos = max(start, end - w)
                 self._reset_stream(pos)
                 continue
-            nxt, _ = P.SAMPLES_ACK_FIXED.unpack(ack.payload)
-            pos = nxt  # the device says where it is (normally pos + n; elsewhere after a refused gap)
+            # the device says where it is (normally pos + n; elsewhere after a refused gap)
+            pos = P.SamplesAck.unpack(ack.payload).next
+
+    def _samples_per_request(self, channels: int) -> int:
+        """How many samples fit in one SAMPLES payload of at most hello.max_payload bytes."""
+        layout = P.PAYLOADS[P.Msg.SAMPLES]
+        return (self.hello.max_payload - layout.head_struct.size) // (layout.part("values").elem_bytes * channels)
 
     def stream_samples(self, samples: np.ndarray) -> dict[int, P.Result]:
         """Stream raw float32 samples (T, CHANNELS) as a sensor would deliver them. Returns {end: result} for
@@ -310,16 +313,21 @@ class HilClient:
     def dump_window(self) -> tuple[int, np.ndarray]:
         """The device's current window as it quantised it: (end sample index, int8 (WINDOW, CHANNELS))."""
         payload = self.request(P.Msg.WINDOW_DUMP, b"", P.Msg.WINDOW_DATA, "window dump").payload
-        (end,) = P.U32.unpack_from(payload)
-        return end, np.frombuffer(payload[4:], np.int8).reshape(self.hello.window, self.hello.channels)
+        data = P.WindowData.unpack(payload, self.hello)
+        return data.end, np.frombuffer(data.window, np.int8).reshape(self.hello.window, self.hello.channels)
 
     def ping(self, data: bytes = b"") -> bytes:
         return self.request(P.Msg.PING, data, P.Msg.PONG, "ping").payload
 
 
 def _err_name(frame: P.Frame) -> str:
+    """The error code's name, for counting; a stray ERROR too short to hold a code is counted, not raised."""
     try:
-        return P.Err(P.Error.unpack(frame.payload).code).name
+        code = P.Error.unpack(frame.payload).code
+    except P.PayloadError:
+        return "malformed"
+    try:
+        return P.Err(code).name
     except ValueError:
-        return f"code_{frame.payload[0]}"
+        return f"code_{code}"
 

@@ -1,8 +1,9 @@
 """The hardware-in-the-loop serial protocol: the one source of truth for host and device.
 
-Every constant the device needs is defined here and written into `firmware/core/unikd_protocol.h` by
-`c_header()` (run `python -m unikd_mcu.hil.protocol --write` after a change; a unit test fails while the committed
-header differs). The prose description is docs/protocol.md.
+Every constant the device needs and the layout of every payload (PAYLOADS: fields, order, widths) are declared
+here. From them come the Python pack/unpack below, `firmware/core/unikd_protocol.h` (`c_header()`) and the payload
+tables of docs/protocol.md (`doc_tables()`): run `python -m unikd_mcu.hil.protocol --write` after a change; a unit
+test fails while the committed header or document differs. The prose description is docs/protocol.md.
 
 Frame (all integers little-endian):
 
@@ -20,13 +21,19 @@ from __future__ import annotations
 
 import argparse
 import binascii
+import math
+import re
 import struct
 import sys
-from dataclasses import dataclass
+import textwrap
+from dataclasses import dataclass, field, make_dataclass
 from enum import IntEnum
 from pathlib import Path
 
+import numpy as np
+
 from unikd import __version__ as FIRMWARE_VERSION
+from unikd.errors import UserError
 
 PROTOCOL_VERSION = 1
 START = b"\xa5\x5a"
@@ -42,24 +49,24 @@ HEADER_C = Path(__file__).resolve().parents[2] / "firmware" / "core" / "unikd_pr
 class Msg(IntEnum):
     """Frame types. Host requests have the high bit clear; device replies have it set."""
 
-    HELLO_REQ = 0x01  # empty -> HELLO
-    WINDOW = 0x02  # one int8 window (WINDOW * CHANNELS bytes, time-major) -> RESULT
-    SAMPLES = 0x03  # u32 first sample index, k * CHANNELS float32 -> 0..k/stride STREAM_RESULT, then SAMPLES_ACK
-    STREAM_RESET = 0x04  # u32 index of the next sample -> ACK; empties the device's window
-    PING = 0x05  # any bytes -> PONG with the same bytes
-    WINDOW_DUMP = 0x06  # empty -> WINDOW_DATA: the device's current window as it quantised it
+    HELLO_REQ = 0x01  # payloads and replies: PAYLOADS below
+    WINDOW = 0x02
+    SAMPLES = 0x03
+    STREAM_RESET = 0x04
+    PING = 0x05
+    WINDOW_DUMP = 0x06
     HELLO = 0x81
     RESULT = 0x82
     SAMPLES_ACK = 0x83
     STREAM_RESULT = 0x84
     ACK = 0x85
     PONG = 0x86
-    WINDOW_DATA = 0x87  # u32 end sample index (exclusive), WINDOW * CHANNELS int8, oldest sample first
+    WINDOW_DATA = 0x87
     ERROR = 0x8F
 
 
 class Err(IntEnum):
-    """Codes carried by an ERROR frame (u8 code, u8 type of the offending frame, u16 detail)."""
+    """Codes carried by an ERROR frame, and the status of a failed RESULT / STREAM_RESULT."""
 
     BAD_CRC = 1  # detail: the CRC that was received
     TOO_LONG = 2  # length field above MAX_PAYLOAD; detail: that length
@@ -81,14 +88,6 @@ TIMER_TICK_SCALE = {TimerUnit.MICROSECONDS: 1, TimerUnit.QEMU_INSTRUCTIONS_DIV40
 
 HELLO_FLAG_BOOT = 0x01  # set in the hello a device sends by itself at start-up
 HELLO_FLAG_RUNTIME_OK = 0x02  # unikd_runtime_init returned 0
-
-# Fixed-size parts of the payloads (struct formats, little-endian).
-HELLO_FIXED = struct.Struct("<BBHIHHHHfbfbfI")  # see Hello below, in this order
-RESULT_FIXED = struct.Struct("<BBI")  # class, status (0 or an Err code), ticks; then NUM_CLASSES int8 outputs
-STREAM_RESULT_FIXED = struct.Struct("<IBBI")  # end sample index (exclusive), class, status, ticks; then outputs
-SAMPLES_ACK_FIXED = struct.Struct("<IH")  # next sample index, results sent for this request
-ERROR_FIXED = struct.Struct("<BBH")  # code, offending type, detail
-U32 = struct.Struct("<I")
 
 
 def crc16(data: bytes, crc: int = 0xFFFF) -> int:
@@ -157,30 +156,279 @@ class FrameParser:
         del self.buf[:1]
 
 
-# ---- payloads -------------------------------------------------------------------------------------------------
+# ---- payloads: every layout declared once -------------------------------------------------------------------
+#
+# PAYLOADS below is the only place that says which fields a payload has, in which order and how wide. The Python
+# pack/unpack (Layout, and the dataclasses Hello, Result, ... built from it), the part lists and size macros of
+# unikd_protocol.h (which firmware/core/unikd_wire.h expands into C structs and put/get functions) and the payload
+# tables of docs/protocol.md all come from it.
+#
+# A part's type is one of
+#   u8 i8 u16 u32 f32          a little-endian scalar; scalars come first and form the payload's fixed head
+#   str                        u8 length, then that many bytes of UTF-8 (at most 255)
+#   str[]                      such strings up to the end of the payload
+#   T[count]                   scalars of type T up to the end of the payload; count is a product of HELLO
+#                              fields (the device announces them) and free letters (any number), e.g.
+#                              i8[window * channels], f32[k * channels]
+# Strings follow the head; a part that runs to the end of the payload (str[] or an array) can only be the last.
+
+SCALARS = {"u8": "B", "i8": "b", "u16": "H", "u32": "I", "f32": "f"}  # struct codes; in C: unikd_wire.h
+_ARRAY = re.compile(r"^(u8|i8|u16|u32|f32)\[([a-z_ *]+)\]$")
 
 
-@dataclass
+class PayloadError(UserError):
+    """A well-framed payload (its CRC is right) whose length does not fit its message's layout."""
+
+
+@dataclass(frozen=True)
+class Part:
+    name: str
+    type: str
+    doc: str
+
+    def __post_init__(self):
+        if self.type not in SCALARS and self.type not in ("str", "str[]") and not _ARRAY.match(self.type):
+            raise ValueError(f"part {self.name}: unknown type {self.type!r}")
+
+    @property
+    def kind(self) -> str:
+        """scalar, str, strs (str[]) or array."""
+        if self.type in SCALARS:
+            return "scalar"
+        return {"str": "str", "str[]": "strs"}.get(self.type, "array")
+
+    @property
+    def elem(self) -> str:
+        """The scalar type of a scalar or of an array's elements."""
+        return self.type if self.kind == "scalar" else _ARRAY.match(self.type).group(1)
+
+    @property
+    def count(self) -> list[str]:
+        """An array's count as factors (HELLO field names or free letters)."""
+        return [f.strip() for f in _ARRAY.match(self.type).group(2).split("*")]
+
+    @property
+    def elem_bytes(self) -> int:
+        return struct.calcsize("<" + SCALARS[self.elem])
+
+    @property
+    def py_type(self) -> str:
+        if self.kind == "scalar":
+            return "float" if self.type == "f32" else "int"
+        return {"str": "str", "strs": "list[str]", "array": "bytes"}[self.kind]
+
+
+@dataclass(frozen=True)
+class Layout:
+    """One message's payload: the parts in wire order, and what the message is for (for the docs)."""
+
+    msg: Msg
+    summary: str
+    parts: tuple[Part, ...] = ()
+    reply: str = ""  # requests: what the device answers
+
+    def __post_init__(self):
+        object.__setattr__(self, "parts", tuple(p if isinstance(p, Part) else Part(*p) for p in self.parts))
+        order = {"scalar": 0, "str": 1, "strs": 2, "array": 2}
+        ranks = [order[p.kind] for p in self.parts]
+        if ranks != sorted(ranks) or ranks.count(2) > 1:
+            raise ValueError(f"{self.msg.name}: scalars first, then strings, then at most one part to the end")
+
+    @property
+    def head(self) -> list[Part]:
+        return [p for p in self.parts if p.kind == "scalar"]
+
+    @property
+    def tail(self) -> list[Part]:
+        return [p for p in self.parts if p.kind != "scalar"]
+
+    @property
+    def head_struct(self) -> struct.Struct:
+        return struct.Struct("<" + "".join(SCALARS[p.type] for p in self.head))
+
+    def part(self, name: str) -> Part:
+        return next(p for p in self.parts if p.name == name)
+
+    def offsets(self) -> dict[str, int]:
+        """Byte offset of every part whose offset does not depend on the strings before it."""
+        out, pos = {}, 0
+        for p in self.parts:
+            out[p.name] = pos
+            if p.kind != "scalar":
+                break
+            pos += p.elem_bytes
+        return out
+
+    def describe(self) -> str:
+        """One line, e.g. `u32 end, u8 predicted, ..., i8[num_classes] outputs`."""
+        return ", ".join(f"{p.type} {p.name}" for p in self.parts) or "empty"
+
+    def pack(self, values) -> bytes:
+        """values: a mapping (or an object with attributes) holding every part's value by name."""
+        get = values.__getitem__ if isinstance(values, dict) else lambda n: getattr(values, n)
+        out = bytearray(self.head_struct.pack(*(get(p.name) for p in self.head)))
+        for p in self.tail:
+            v = get(p.name)
+            if p.kind == "str":
+                out += _pack_str(v)
+            elif p.kind == "strs":
+                out += b"".join(_pack_str(s) for s in v)
+            elif isinstance(v, (bytes, bytearray, memoryview)):
+                out += v
+            else:  # a numpy array or a sequence of numbers: as the declared element type, little-endian
+                out += np.ascontiguousarray(v, np.dtype("<" + SCALARS[p.elem])).tobytes()
+        return bytes(out)
+
+    def unpack(self, payload: bytes, hello: "Hello | None" = None) -> dict:
+        """payload -> {part name: value}. With the device's hello, array lengths are checked against it too.
+        Raises PayloadError, naming the message and the expected and received lengths, when they do not fit."""
+        head = self.head_struct
+        n = len(payload)
+        if n < head.size or (not self.tail and n != head.size):
+            self._error(n, f"{'at least ' if self.tail else ''}{head.size} bytes ({self.describe()})")
+        values = dict(zip((p.name for p in self.head), head.unpack_from(payload)))
+        pos = head.size
+        for p in self.tail:
+            if p.kind == "str":
+                values[p.name], pos = self._unpack_str(payload, pos, p.name)
+            elif p.kind == "strs":
+                values[p.name] = []
+                while pos < n:
+                    s, pos = self._unpack_str(payload, pos, p.name)
+                    values[p.name].append(s)
+            else:
+                values[p.name] = bytes(payload[pos:])
+                self._check_array(p, n - pos, pos, hello)
+        return values
+
+    def _unpack_str(self, payload: bytes, pos: int, name: str) -> tuple[str, int]:
+        if pos >= len(payload) or pos + 1 + payload[pos] > len(payload):
+            need = pos + 1 + (payload[pos] if pos < len(payload) else 0)
+            self._error(len(payload), f"at least {need} bytes (string {name} at offset {pos})")
+        end = pos + 1 + payload[pos]
+        return payload[pos + 1 : end].decode("utf-8", "replace"), end
+
+    def _check_array(self, p: Part, got: int, pos: int, hello) -> None:
+        known = [f for f in p.count if hello is not None and hasattr(hello, f)]
+        unit = p.elem_bytes * math.prod(getattr(hello, f) for f in known)
+        exact = len(known) == len(p.count)
+        if (got != unit) if exact else (not unit or got % unit):
+            dims = ", ".join(f"{f} = {getattr(hello, f)}" for f in known)
+            what = f"{pos + unit}" if exact else f"{pos} + a multiple of {unit}"
+            self._error(pos + got, f"{what} bytes ({p.type} {p.name}{', ' + dims if dims else ''})")
+
+    def _error(self, got: int, expected: str):
+        raise PayloadError(f"{self.msg.name} payload of {got} bytes: expected {expected}")
+
+
+def _pack_str(s: str) -> bytes:
+    b = s.encode("utf-8")[:255]
+    return bytes([len(b)]) + b
+
+
+_RESULT = [("predicted", "u8", "index of the first maximum of the outputs; 0xFF when status is not 0"),
+           ("status", "u8", "0: the inference ran; else `RUNTIME` or `NOT_READY` (see below)"),
+           ("ticks", "u32", "timer ticks of the invoke call alone; with status `RUNTIME`, its return code"),
+           ("outputs", "i8[num_classes]", "the model's int8 outputs (zero when status is not 0)")]
+_END = ("end", "u32", "index just past the window's last sample: the window is samples end - window .. end - 1")
+
+PAYLOADS: dict[Msg, Layout] = {layout.msg: layout for layout in [
+    Layout(Msg.HELLO_REQ, "ask the device to describe itself", reply="`HELLO`"),
+    Layout(Msg.WINDOW, "one window to classify", reply="`RESULT`", parts=[
+        ("input", "i8[window * channels]", "time-major (`x[t * channels + c]`), already normalised and quantised")]),
+    Layout(Msg.SAMPLES, "raw samples for the device to window, quantise and classify itself",
+           reply="zero or more `STREAM_RESULT`, then `SAMPLES_ACK`", parts=[
+               ("first", "u32", "index of the first sample in this request"),
+               ("values", "f32[k * channels]", "k samples of `channels` values each, time-major")]),
+    Layout(Msg.STREAM_RESET, "empty the device's window", reply="`ACK`", parts=[
+        ("next", "u32", "index the next sample will have")]),
+    Layout(Msg.PING, "link check", reply="`PONG`", parts=[("data", "u8[n]", "any bytes")]),
+    Layout(Msg.WINDOW_DUMP, "read back the device's current window", reply="`WINDOW_DATA`"),
+    Layout(Msg.HELLO, "what the device runs; sent on request and by itself at every boot", parts=[
+        ("protocol_version", "u8", "`PROTOCOL_VERSION`"),
+        ("timer_unit", "u8", "what one tick is (`TimerUnit`)"),
+        ("max_payload", "u16", "the largest payload the device receives"),
+        ("boot_count", "u32", "boots counted in RAM that survives a reset (1 on boards without such RAM)"),
+        ("window", "u16", "samples per window"),
+        ("channels", "u16", "values per sample"),
+        ("stride", "u16", "samples between two stream windows"),
+        ("num_classes", "u16", "model outputs"),
+        ("input_scale", "f32", "input quantisation"),
+        ("input_zero_point", "i8", ""),
+        ("output_scale", "f32", "output quantisation"),
+        ("output_zero_point", "i8", ""),
+        ("sample_rate_hz", "f32", "sample rate the model was trained for"),
+        ("runtime_ram_bytes", "u32", "RAM the inference runtime uses"),
+        ("flags", "u8", f"`0x{HELLO_FLAG_BOOT:02x}` boot: sent by the device itself at start-up; "
+                        f"`0x{HELLO_FLAG_RUNTIME_OK:02x}` the runtime initialised"),
+        ("firmware_version", "str", ""),
+        ("runtime", "str", "`aot` or `tflm`"),
+        ("model_hash", "str", "sha256 of the `.tflite`, 64 hex digits"),
+        ("class_names", "str[]", "one per class")]),
+    Layout(Msg.RESULT, "the answer to one `WINDOW`", parts=_RESULT),
+    Layout(Msg.SAMPLES_ACK, "the end of the answer to one `SAMPLES` request", parts=[
+        ("next", "u32", "index of the next sample the device expects"),
+        ("results", "u16", "`STREAM_RESULT` frames sent for this request")]),
+    Layout(Msg.STREAM_RESULT, "the answer for one window of the stream", parts=[_END, *_RESULT]),
+    Layout(Msg.ACK, "the answer to `STREAM_RESET`", parts=[("next", "u32", "the index the request gave")]),
+    Layout(Msg.PONG, "the answer to `PING`", parts=[("data", "u8[n]", "the ping's bytes")]),
+    Layout(Msg.WINDOW_DATA, "the device's current window exactly as it quantised it", parts=[
+        ("end", "u32", "as in `STREAM_RESULT`"),
+        ("window", "i8[window * channels]", "time-major, oldest sample first")]),
+    Layout(Msg.ERROR, "a request or frame the device could not take", parts=[
+        ("code", "u8", "an error code (table below)"),
+        ("offending_type", "u8", "type of the frame it is about"),
+        ("detail", "u16", "per code (table below)")]),
+]}
+
+
+def _check_declaration(payloads: dict[Msg, Layout]) -> None:
+    """Array counts may only name HELLO fields (what the host learns from the device) or free letters; requests
+    carry no strings (the device reads fixed offsets only)."""
+    known = {p.name for p in payloads[Msg.HELLO].head}
+    for layout in payloads.values():
+        if not layout.msg & 0x80 and any(p.kind in ("str", "strs") for p in layout.parts):
+            raise ValueError(f"{layout.msg.name}: a request cannot carry strings")
+        for p in layout.parts:
+            if p.kind == "array":
+                bad = [f for f in p.count if f not in known and not re.fullmatch(r"[a-z]", f)]
+                if bad:
+                    raise ValueError(f"{layout.msg.name}.{p.name}: count factors {bad} are not HELLO fields")
+
+
+_check_declaration(PAYLOADS)
+
+
+class _Payload:
+    """pack/unpack of the dataclasses below; their fields are the declared parts of `layout`."""
+
+    layout: Layout
+
+    def pack(self) -> bytes:
+        return self.layout.pack(self)
+
+    @classmethod
+    def unpack(cls, payload: bytes, hello: "Hello | None" = None):
+        return cls(**cls.layout.unpack(payload, hello))
+
+
+def _payload_class(msg: Msg, *extra):
+    """Decorator: the dataclass of msg's payload, fields in wire order (then `extra`), methods from the class."""
+
+    def wrap(methods: type) -> type:
+        layout = PAYLOADS[msg]
+        own = "layout" in methods.__dict__  # Result picks RESULT or STREAM_RESULT itself
+        cls = make_dataclass(methods.__name__, [(p.name, p.py_type) for p in layout.parts] + list(extra),
+                             bases=(methods, _Payload), namespace={} if own else {"layout": layout})
+        cls.__module__, cls.__doc__ = methods.__module__, methods.__doc__
+        return cls
+
+    return wrap
+
+
+@_payload_class(Msg.HELLO)
 class Hello:
-    protocol_version: int
-    timer_unit: int
-    max_payload: int
-    boot_count: int
-    window: int
-    channels: int
-    stride: int
-    num_classes: int
-    input_scale: float
-    input_zero_point: int
-    output_scale: float
-    output_zero_point: int
-    sample_rate_hz: float
-    runtime_ram_bytes: int
-    flags: int
-    firmware_version: str
-    runtime: str
-    model_hash: str
-    class_names: list[str]
+    """A HELLO payload."""
 
     @property
     def booted(self) -> bool:
@@ -199,64 +447,26 @@ class Hello:
         """Multiply ticks by this to get microseconds or instructions (QEMU)."""
         return TIMER_TICK_SCALE.get(self.timer_unit, 1)
 
-    def pack(self) -> bytes:
-        fixed = HELLO_FIXED.pack(self.protocol_version, self.timer_unit, self.max_payload, self.boot_count,
-                                 self.window, self.channels, self.stride, self.num_classes, self.input_scale,
-                                 self.input_zero_point, self.output_scale, self.output_zero_point,
-                                 self.sample_rate_hz, self.runtime_ram_bytes)
-        strings = [self.firmware_version, self.runtime, self.model_hash, *self.class_names]
-        return fixed + bytes([self.flags]) + b"".join(_pack_str(s) for s in strings)
 
-    @classmethod
-    def unpack(cls, payload: bytes) -> "Hello":
-        fixed = HELLO_FIXED.unpack_from(payload, 0)
-        pos = HELLO_FIXED.size
-        flags = payload[pos]
-        pos += 1
-        strings = []
-        while pos < len(payload):
-            n = payload[pos]
-            strings.append(payload[pos + 1 : pos + 1 + n].decode("utf-8", "replace"))
-            pos += 1 + n
-        if len(strings) < 3:
-            raise ValueError("hello payload too short")
-        fw, runtime, model_hash, *names = strings
-        return cls(*fixed, flags, fw, runtime, model_hash, names)
-
-
-def _pack_str(s: str) -> bytes:
-    b = s.encode("utf-8")[:255]
-    return bytes([len(b)]) + b
-
-
-@dataclass
+# A STREAM_RESULT is a RESULT with its end first (both are declared from _RESULT): one class serves both.
+@_payload_class(Msg.RESULT, ("end", "int | None", field(default=None)))
 class Result:
     """A RESULT (window mode, end is None) or a STREAM_RESULT (end = exclusive index of the window's last sample)."""
 
-    predicted: int
-    status: int
-    ticks: int
-    outputs: bytes  # int8 values as raw bytes
-    end: int | None = None
+    @property
+    def layout(self) -> Layout:
+        return PAYLOADS[Msg.RESULT if self.end is None else Msg.STREAM_RESULT]
 
     @classmethod
-    def unpack(cls, frame: Frame) -> "Result":
-        if frame.type == Msg.RESULT:
-            cls_, status, ticks = RESULT_FIXED.unpack_from(frame.payload)
-            return cls(cls_, status, ticks, frame.payload[RESULT_FIXED.size :])
-        end, cls_, status, ticks = STREAM_RESULT_FIXED.unpack_from(frame.payload)
-        return cls(cls_, status, ticks, frame.payload[STREAM_RESULT_FIXED.size :], end)
+    def unpack(cls, frame: Frame, hello: "Hello | None" = None) -> "Result":
+        if frame.type not in (Msg.RESULT, Msg.STREAM_RESULT):
+            raise ValueError(f"frame type 0x{frame.type:02x} is not a RESULT or STREAM_RESULT")
+        return cls(**PAYLOADS[Msg(frame.type)].unpack(frame.payload, hello))
 
 
-@dataclass
+@_payload_class(Msg.ERROR)
 class Error:
-    code: int
-    offending_type: int
-    detail: int
-
-    @classmethod
-    def unpack(cls, payload: bytes) -> "Error":
-        return cls(*ERROR_FIXED.unpack_from(payload))
+    """An ERROR payload."""
 
     def __str__(self) -> str:
         try:
@@ -266,16 +476,119 @@ class Error:
         return f"{name} (type 0x{self.offending_type:02x}, detail {self.detail})"
 
 
-# ---- the C header -------------------------------------------------------------------------------------------
+@_payload_class(Msg.SAMPLES)
+class Samples:
+    """A SAMPLES request (values: raw float32 samples, or bytes already packed)."""
 
 
-def c_header() -> str:
+@_payload_class(Msg.SAMPLES_ACK)
+class SamplesAck:
+    """A SAMPLES_ACK payload."""
+
+
+@_payload_class(Msg.STREAM_RESET)
+class StreamReset:
+    """A STREAM_RESET request."""
+
+
+@_payload_class(Msg.ACK)
+class Ack:
+    """An ACK payload."""
+
+
+@_payload_class(Msg.WINDOW_DATA)
+class WindowData:
+    """A WINDOW_DATA payload (window: int8 bytes, time-major)."""
+
+
+# ---- generated C and documentation ----------------------------------------------------------------------------
+
+
+def c_payload(layout: Layout, earlier: list[Layout] = ()) -> list[str]:
+    """C for one payload: its part list, which firmware/core/unikd_wire.h expands into a struct and a put function
+    (device replies) or get function (host requests), and the size and offset macros of its head and array. A
+    list that ends with an earlier payload's whole list names that list (STREAM_RESULT is a RESULT after its end),
+    as the declaration shares it."""
+    name, macro = layout.msg.name.lower(), f"UNIKD_PL_{layout.msg.name}"
+    reply = layout.msg & 0x80
+    lines = textwrap.wrap(f"/* {layout.msg.name} (0x{layout.msg.value:02X}, "
+                          f"{'device -> host' if reply else 'host -> device'}): {layout.summary} */",
+                          width=116, subsequent_indent=" * ")
+    with_struct = layout.head or (reply and layout.tail and layout.tail[0].kind != "array")
+    if with_struct:
+        parts, shared = list(layout.parts), None
+        for other in earlier:
+            n = len(other.parts)
+            if n > 1 and n < len(parts) and tuple(parts[-n:]) == other.parts:
+                parts, shared = parts[:-n], f"UNIKD_PL_{other.msg.name}_PARTS(X)"
+        entries = [f"X({p.kind}, {p.elem if p.kind in ('scalar', 'array') else 'str'}, {p.name})" for p in parts]
+        entries += [shared] if shared else []
+        one_line = f"#define {macro}_PARTS(X) " + " ".join(entries)
+        if len(one_line) <= 120:
+            lines.append(one_line)
+        else:
+            lines += [f"#define {macro}_PARTS(X) \\", *[f"    {e} \\" for e in entries[:-1]], f"    {entries[-1]}"]
+    lines.append(f"#define {macro}_HEAD_BYTES {layout.head_struct.size}")
+    offsets = layout.offsets()
+    for p in layout.tail:
+        if p.kind == "array":
+            if p.name in offsets:
+                lines.append(f"#define {macro}_{p.name.upper()}_OFFSET {offsets[p.name]}")
+            lines.append(f"#define {macro}_{p.name.upper()}_ELEM_BYTES {p.elem_bytes}")
+    if with_struct:
+        lines.append(f"UNIKD_WIRE_{'REPLY' if reply else 'REQUEST'}({name}, {macro}_PARTS)")
+    if not reply:
+        lines += [f"UNIKD_WIRE_ARRAY_AT({name}, {p.name}, {p.elem}, {macro}_{p.name.upper()}_OFFSET)"
+                  for p in layout.tail if p.kind == "array"]
+    return lines + [""]
+
+
+def doc_tables(payloads: dict[Msg, Layout] = PAYLOADS) -> str:
+    """The generated part of docs/protocol.md: the message table and one offset table per payload."""
+    lines = ["| type | name | payload | reply |", "|---|---|---|---|"]
+    for layout in payloads.values():
+        m = layout.msg
+        lines.append(f"| 0x{m.value:02X} | `{m.name}` | {layout.summary}: {layout.describe()} | {layout.reply} |")
+    for layout in payloads.values():
+        if not layout.parts:
+            continue
+        lines += ["", f"**`{layout.msg.name}`**", "", "| offset | bytes | type | field | meaning |",
+                  "|---:|---:|---|---|---|"]
+        offsets = layout.offsets()
+        for p in layout.parts:
+            lines.append(f"| {offsets.get(p.name, '...')} | {_doc_size(p)} | {p.type} | `{p.name}` | {p.doc} |")
+    return "\n".join(lines) + "\n\n"  # the blank line ends the last table before the end marker
+
+
+def _doc_size(p: Part) -> str:
+    if p.kind == "scalar":
+        return str(p.elem_bytes)
+    if p.kind == "array":
+        return " * ".join([str(p.elem_bytes)] * (p.elem_bytes > 1) + p.count)
+    return "1 + length" if p.kind == "str" else "to the end"
+
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
+DOC_BEGIN = "<!-- BEGIN payloads: generated from PAYLOADS in unikd_mcu/hil/protocol.py (--write); do not edit -->\n"
+DOC_END = "<!-- END payloads -->\n"
+
+
+def doc_with_tables(doc: str, payloads: dict[Msg, Layout] = PAYLOADS) -> str:
+    """docs/protocol.md with the text between its markers replaced by doc_tables()."""
+    head, rest = doc.split(DOC_BEGIN)
+    _, tail = rest.split(DOC_END)
+    return head + DOC_BEGIN + doc_tables(payloads) + DOC_END + tail
+
+
+def c_header(payloads: dict[Msg, Layout] = PAYLOADS) -> str:
     """The text of firmware/core/unikd_protocol.h."""
     lines = [
         "/* GENERATED by unikd_mcu/hil/protocol.py (python -m unikd_mcu.hil.protocol --write). Do not edit: change",
         " * protocol.py and regenerate; tests/test_protocol.py checks that this file is in sync. */",
         "#ifndef UNIKD_PROTOCOL_H",
         "#define UNIKD_PROTOCOL_H",
+        "",
+        '#include "unikd_wire.h"',
         "",
         f"#define UNIKD_PROTO_VERSION {PROTOCOL_VERSION}",
         f'#define UNIKD_FIRMWARE_VERSION "{FIRMWARE_VERSION}"',
@@ -297,6 +610,10 @@ def c_header() -> str:
         "/* timer units (UNIKD_PORT_TIMER_UNIT) */",
         *[f"#define UNIKD_TIMER_{u.name} {u.value}" for u in TimerUnit],
         "",
+        "/* Payloads (PAYLOADS in protocol.py): each one's parts in wire order, expanded by unikd_wire.h. */",
+        "",
+        *[line for i, layout in enumerate(payloads.values())
+          for line in c_payload(layout, list(payloads.values())[:i])],
         "#endif /* UNIKD_PROTOCOL_H */",
         "",
     ]
@@ -304,12 +621,14 @@ def c_header() -> str:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description="Print or write firmware/core/unikd_protocol.h")
-    ap.add_argument("--write", action="store_true", help=f"write {HEADER_C}")
+    ap = argparse.ArgumentParser(description="Print firmware/core/unikd_protocol.h, or write it and the payload "
+                                             "tables of docs/protocol.md")
+    ap.add_argument("--write", action="store_true", help=f"write {HEADER_C} and the tables in {DOC}")
     args = ap.parse_args(argv)
     if args.write:
         HEADER_C.write_text(c_header())
-        print(f"wrote {HEADER_C}")
+        DOC.write_text(doc_with_tables(DOC.read_text()))
+        print(f"wrote {HEADER_C} and {DOC}")
     else:
         sys.stdout.write(c_header())
     return 0
