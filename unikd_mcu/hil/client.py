@@ -20,6 +20,10 @@ from unikd.errors import UserError
 from unikd_mcu.hil import protocol as P
 
 
+# Resets one after another with no request answered in between before the client gives up on the device.
+MAX_RESETS_IN_A_ROW = 3
+
+
 class HilError(UserError):
     """The device misbehaved in a way the client cannot recover from."""
 
@@ -106,6 +110,7 @@ class HilClient:
         self._seq = 0
         self._stream_sink: dict[int, P.Result] | None = None
         self._where = "start"  # what the client was doing, for the reset log
+        self._resets_in_a_row = 0
 
     # ---- link ------------------------------------------------------------------------------------------------
 
@@ -146,8 +151,12 @@ class HilClient:
         self.ser.flush()
 
     def request(self, msg_type: int, payload: bytes, reply_type: int, what: str = "") -> P.Frame:
-        """Send one request and return its reply frame, retrying as described in the module docstring."""
+        """Send one request and return its reply frame, retrying as described in the module docstring. However the
+        device behaves, this returns or raises within timeout x (retries + 1) seconds: traffic from the device may
+        keep one attempt's wait open (results streaming in) but never past that bound."""
         self.log.requests += 1
+        name = what or P.Msg(msg_type).name
+        bound = time.monotonic() + self.timeout * (self.retries + 1)
         for attempt in range(self.retries + 1):
             if attempt:
                 self.log.retries += 1
@@ -155,7 +164,7 @@ class HilClient:
             self.ser.write(P.encode(msg_type, seq, payload))
             self.ser.flush()
             self.log.transmissions += 1
-            deadline = time.monotonic() + self.timeout
+            deadline = min(time.monotonic() + self.timeout, bound)
             while True:
                 frame = self._recv(deadline)
                 if frame is None:
@@ -168,6 +177,7 @@ class HilClient:
                     self.log.stray_frames += 1
                     continue
                 if frame.type == reply_type:
+                    self._resets_in_a_row = 0
                     return frame
                 if frame.type == P.Msg.ERROR:
                     err = P.Error.unpack(frame.payload)
@@ -175,18 +185,29 @@ class HilClient:
                     if err.code in (P.Err.BAD_CRC, P.Err.TOO_LONG):
                         break  # damaged on the way in: send again
                     self.log.unanswered.append({"type": int(msg_type), "seq": seq, "what": what, "error": str(err)})
-                    raise HilError(f"device refused {what or P.Msg(msg_type).name}: {err}")
-                if frame.type != P.Msg.STREAM_RESULT:
-                    self.log.stray_frames += 1
-                deadline = time.monotonic() + self.timeout  # the device is talking: give it time to finish
+                    raise HilError(f"device refused {name}: {err}")
+                if frame.type != P.Msg.STREAM_RESULT or msg_type != P.Msg.SAMPLES:
+                    # the request's own sequence number on a frame that cannot answer it: a device bug, not noise
+                    self.log.unanswered.append({"type": int(msg_type), "seq": seq, "what": what})
+                    raise HilError(f"device answered {name} (sequence {seq}) with a frame of type "
+                                   f"{_type_name(frame.type)} ({len(frame.payload)} payload bytes); expected "
+                                   f"{_type_name(reply_type)}")
+                deadline = min(time.monotonic() + self.timeout, bound)  # results streaming in: let it finish
         self.log.unanswered.append({"type": int(msg_type), "seq": seq, "what": what})
-        raise NoReply(f"no reply to {what or P.Msg(msg_type).name} after {self.retries + 1} attempts")
+        raise NoReply(f"no reply to {name} after {self.retries + 1} attempts "
+                      f"({self.timeout:g} s each, {self.timeout * (self.retries + 1):g} s in all)")
 
     # ---- handshake and resets ----------------------------------------------------------------------------------
 
     def _note_reset(self, hello: P.Hello) -> None:
         self.log.resets.append({"boot_count": hello.boot_count, "during": self._where})
         self.boot_count = hello.boot_count
+        self._resets_in_a_row += 1
+        if self._resets_in_a_row > MAX_RESETS_IN_A_ROW:
+            # a device that boots again before it can answer anything is crashing (or a hostile peer replays its
+            # boot hello): resuming would go on for ever
+            raise HilError(f"the device reset {self._resets_in_a_row} times in a row without answering a request "
+                           f"(last boot count {hello.boot_count}, during {self._where}); it is probably crashing")
 
     def wait_boot(self, timeout: float = 10.0) -> P.Hello | None:
         """Read the hello a device sends when it boots (QEMU holds the CPU until we connect, so it is never lost;
@@ -331,3 +352,9 @@ def _err_name(frame: P.Frame) -> str:
     except ValueError:
         return f"code_{code}"
 
+
+def _type_name(msg_type: int) -> str:
+    try:
+        return f"{P.Msg(msg_type).name} (0x{msg_type:02x})"
+    except ValueError:
+        return f"unknown (0x{msg_type:02x})"
