@@ -32,9 +32,11 @@ from unikd.data.normalise import Normaliser
 from unikd.errors import UserError
 
 REQUIRED_FILES = ("config.json", "model.json", "normaliser.json", "student.pt", "metrics.json")
-# Files that runs written before they existed lack; such a run is refused with a request to retrain it rather
-# than having deployment guess their content (guessing is how training and deployment drift apart).
+# Runs written before this file and model.json's data facts existed lack them. They are refused with a request to
+# retrain rather than deployment re-deriving the content from the data set: a re-derived copy is how training and
+# deployment drift apart, and retraining with the same settings and seed gives the same student anyway.
 SOURCE_NORMALISER = "source_normaliser.json"
+FACT_KEYS = ("window", "stride", "in_channels", "num_classes", "class_names", "channel_names", "sample_rate_hz")
 
 
 class RunError(UserError):
@@ -180,8 +182,7 @@ def load_run(path) -> Run:
     read = lambda name: json.loads((path / name).read_text())  # noqa: E731
     model = read("model.json")
     stale = [] if (path / SOURCE_NORMALISER).is_file() else [SOURCE_NORMALISER]
-    stale += [f"model.json key {k}" for k in ("window", "stride", "in_channels", "num_classes", "class_names",
-                                              "channel_names", "sample_rate_hz") if k not in model]
+    stale += [f"model.json key {k}" for k in FACT_KEYS if k not in model]
     if stale:
         raise RunError(f"run directory {path} was written by an older unikd-mcu (no {', no '.join(stale)}); "
                        f"retrain it with `unikd-mcu train` (the same settings and seed give the same student)")
