@@ -28,9 +28,8 @@ from codegen.metadata import metadata_for
 from codegen.render import render_project
 from codegen.runtimes import RUNTIMES, board_runtime, get_runtime
 from codegen.toolchains import compile_projects
-from unikd.data.normalise import Normaliser
 from unikd.data.scenario import DEFAULT_SCENARIO
-from unikd.rundir import RunError, atomic_dir, load_run
+from unikd.rundir import DataFacts, RunError, atomic_dir, load_run
 
 DEFAULT_METHOD = "unikd"
 DEFAULT_SEED = 0
@@ -92,22 +91,16 @@ def default_run(req: BuildRequest, progress: Progress) -> Path:
     return Path(train_run(cfg))
 
 
-def data_facts(run, windows) -> dict:
-    """Window, stride, names and rate: from the run's model.json, checked against the data set."""
-    m = run.model
-    facts = {
-        "window": m.get("window", windows.window),
-        "channels": m.get("in_channels", windows.num_channels),
-        "stride": m.get("stride", windows.stride),
-        "class_names": m.get("class_names", windows.class_names),
-        "channel_names": m.get("channel_names", windows.channel_names),
-        "sample_rate_hz": m.get("sample_rate_hz", windows.sample_rate_hz),
-    }
-    if facts["window"] != windows.window or facts["channels"] != windows.num_channels:
-        raise RunError(f"run {run.path}: model.json says {facts['channels']} x {facts['window']} windows but the "
+def data_facts(run, windows) -> DataFacts:
+    """The data facts the run saved (model.json), checked against the data set its calibration and test windows
+    come from (a data set changed since training would feed the model windows of another shape)."""
+    facts = run.facts
+    if facts.window != windows.window or facts.channels != windows.num_channels:
+        raise RunError(f"run {run.path}: model.json says {facts.channels} x {facts.window} windows but the "
                        f"data set has {windows.num_channels} x {windows.window}")
-    if facts["sample_rate_hz"] is None:
-        raise RunError(f"run {run.path}: the sample rate is unknown (no sample_rate_hz in model.json or data set)")
+    if facts.sample_rate_hz is None:
+        raise RunError(f"run {run.path}: the sample rate is unknown (sample_rate_hz is null in model.json: the "
+                       f"data set does not give one)")
     return facts
 
 
@@ -181,10 +174,8 @@ def build(req: BuildRequest, progress: Progress | None = None) -> Path:
         from codegen.golden import measure_arena
         from codegen.tflite_info import read_tflite
 
-        # the source windows are calibrated as training standardised them: refitted from the same windows by the
-        # same rule, whatever the kind (per-domain: the source's own constants; otherwise the run's saved ones)
-        source_norm = Normaliser.fit_domains(data.source_train.X, data.target_train.X, run.normaliser.kind)[0]
-        rep = representative_windows(data, run.normaliser, source_norm)
+        # the source windows are calibrated as training standardised them, with the constants the run saved
+        rep = representative_windows(data, run.normaliser, run.source_normaliser)
         progress(f"converting to int8 TFLite (calibration: {len(data.target_train)} target-train + "
                  f"{len(data.source_train)} source-train windows; loads TensorFlow)")
         model = convert_student(net, rep)
@@ -203,7 +194,7 @@ def build(req: BuildRequest, progress: Progress | None = None) -> Path:
 
         progress(f"evaluating float vs int8 on the target test split ({len(data.target_test)} windows)")
         quality = compare_float_int8(net, model, info, run.normaliser, data.target_test.X, data.target_test.y,
-                                     len(facts["class_names"]))
+                                     facts.num_classes)
         progress.lap("evaluate")
         progress(f"top-1 agreement {100 * quality['top1_agreement']:.2f} %, macro-F1 float "
                  f"{100 * quality['float']['macro_f1']:.2f} / int8 {100 * quality['int8']['macro_f1']:.2f}")

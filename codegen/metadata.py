@@ -77,14 +77,24 @@ class ModelMetadata:
     def save(self, path: Path) -> None:
         Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
 
+    def normaliser(self):
+        """The normalisation the device applies, as a unikd.data.normalise.Normaliser (float32 constants)."""
+        from unikd.data.normalise import Normaliser
+
+        return Normaliser(np.asarray(self.norm_mean, np.float32), np.asarray(self.norm_inv_std, np.float32),
+                          self.norm_kind)
+
     @classmethod
-    def load(cls, path: Path) -> "ModelMetadata":
-        d = json.loads(Path(path).read_text())
+    def from_dict(cls, d: dict, where: str = "metadata") -> "ModelMetadata":
         known = {f.name for f in fields(cls)}
         missing = sorted(known - set(d) - {"format_version"})
         if missing:
-            raise DeployError(f"{path}: missing key(s) {', '.join(missing)}")
+            raise DeployError(f"{where}: missing key(s) {', '.join(missing)}")
         return cls(**{k: v for k, v in d.items() if k in known})
+
+    @classmethod
+    def load(cls, path: Path) -> "ModelMetadata":
+        return cls.from_dict(json.loads(Path(path).read_text()), str(path))
 
 
 def sha256_hex(data: bytes) -> str:
@@ -95,11 +105,9 @@ def _f32(v) -> float:
     return float(np.float32(v))
 
 
-def metadata_for(model: bytes, info, run, windows_info: dict, runtime: str) -> ModelMetadata:
-    """Build the metadata of `model` (its TfliteInfo `info`) deployed from `run` (a unikd.rundir.Run).
-
-    `windows_info` holds the data facts: window, channels, stride, class_names, channel_names, sample_rate_hz."""
-    w = windows_info
+def metadata_for(model: bytes, info, run, facts, runtime: str) -> ModelMetadata:
+    """Build the metadata of `model` (its TfliteInfo `info`) deployed from `run` (a unikd.rundir.Run) whose data
+    facts (a unikd.rundir.DataFacts) are `facts`."""
     return ModelMetadata(
         model_sha256=sha256_hex(model),
         model_bytes=len(model),
@@ -109,13 +117,13 @@ def metadata_for(model: bytes, info, run, windows_info: dict, runtime: str) -> M
         input_zero_point=int(info.input_zero_point),
         output_scale=_f32(info.output_scale),
         output_zero_point=int(info.output_zero_point),
-        window=int(w["window"]),
-        channels=int(w["channels"]),
-        stride=int(w["stride"]),
-        num_classes=len(w["class_names"]),
-        class_names=[str(c) for c in w["class_names"]],
-        channel_names=[str(c) for c in w["channel_names"]],
-        sample_rate_hz=float(w["sample_rate_hz"]),
+        window=int(facts.window),
+        channels=int(facts.channels),
+        stride=int(facts.stride),
+        num_classes=facts.num_classes,
+        class_names=[str(c) for c in facts.class_names],
+        channel_names=[str(c) for c in facts.channel_names],
+        sample_rate_hz=float(facts.sample_rate_hz),
         norm_kind=run.normaliser.kind,
         norm_mean=[_f32(v) for v in run.normaliser.mean],
         norm_inv_std=[_f32(v) for v in run.normaliser.inv_std],

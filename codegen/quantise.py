@@ -1,6 +1,6 @@
 """Host side of the device's input quantisation, bit for bit (the rule in firmware/README.md):
 
-    n = (x - mean[c]) * inv_std[c]                        float32, no fused multiply-add
+    n = (x - mean[c]) * inv_std[c]                        float32, no fused multiply-add (Normaliser.apply)
     q = lroundf(n / scale) + zero_point, clamped to [-128, 127]
 
 `lroundf` rounds halves away from zero. Doing that as floor(v + 0.5) in float32 is wrong twice: 0.49999997 + 0.5
@@ -30,10 +30,8 @@ def quantise_windows(X_raw: np.ndarray, normaliser, scale: float, zero_point: in
     X = np.asarray(X_raw, np.float32)
     if X.ndim != 3:
         raise ValueError(f"expected windows of shape (N, C, L), got {X.shape}")
-    mean = np.asarray(normaliser.mean, np.float32)[None, :, None]
-    inv_std = np.asarray(normaliser.inv_std, np.float32)[None, :, None]
-    n = (X - mean) * inv_std  # two separately rounded float32 operations (numpy never fuses them)
-    v = n / np.float32(scale)
+    # the normalisation training applied is the device's too: one implementation (unikd.data.normalise.Normaliser)
+    v = normaliser.apply(X) / np.float32(scale)
     q = round_half_away(v) + int(zero_point)
     q[np.isnan(v)] = -128  # as the device: a NaN sample quantises to the lowest code
     q = np.clip(q, -128, 127).astype(np.int8)

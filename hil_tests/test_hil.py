@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -16,21 +17,21 @@ from unikd_mcu.hil.report import markdown, pick_segments, stream_mode, subject_s
 
 def test_handshake_matches_metadata(client, deployed, emulated):
     h, m = client.hello, deployed.metadata
-    assert h.model_hash == m["model_sha256"] == __import__("hashlib").sha256(deployed.model).hexdigest()
-    assert (h.window, h.channels, h.stride, h.num_classes) == (m["window"], m["channels"], m["stride"],
-                                                                 m["num_classes"])
-    assert h.class_names == m["class_names"]
-    assert np.float32(h.input_scale) == np.float32(m["input_scale"]) and h.input_zero_point == m["input_zero_point"]
-    assert np.float32(h.output_scale) == np.float32(m["output_scale"])
-    assert h.output_zero_point == m["output_zero_point"]
-    assert h.runtime == m["runtime"] and h.runtime_ok
-    assert h.protocol_version == P.PROTOCOL_VERSION and h.max_payload >= m["window"] * m["channels"]
+    assert h.model_hash == m.model_sha256 == __import__("hashlib").sha256(deployed.model).hexdigest()
+    assert (h.window, h.channels, h.stride, h.num_classes) == (m.window, m.channels, m.stride, m.num_classes)
+    assert h.class_names == m.class_names
+    assert np.float32(h.input_scale) == np.float32(m.input_scale) and h.input_zero_point == m.input_zero_point
+    assert np.float32(h.output_scale) == np.float32(m.output_scale)
+    assert h.output_zero_point == m.output_zero_point
+    assert h.runtime == m.runtime and h.runtime_ok
+    assert h.protocol_version == P.PROTOCOL_VERSION and h.max_payload >= m.input_bytes
     if emulated:
         assert h.runtime == "aot" and h.timer_label == "instructions (QEMU)"
 
 
 def test_host_refuses_a_device_with_another_model(board, deployed, hil_options):
-    other = dict(deployed.metadata, model_sha256="0" * 64, input_zero_point=deployed.metadata["input_zero_point"] + 1)
+    other = dataclasses.replace(deployed.metadata, model_sha256="0" * 64,
+                                input_zero_point=deployed.metadata.input_zero_point + 1)
     c = HilClient(board.serial, timeout=hil_options["timeout"], metadata=other)
     with pytest.raises(ModelMismatch, match="model_hash.*input_zero_point"):
         c.handshake()
@@ -52,6 +53,14 @@ def test_window_mode_bit_exact_with_golden_tflm(client, deployed):
     assert client.log.unanswered == [] and client.log.retries == 0
 
 
+def test_window_mode_on_the_first_windows_leaves_the_data_whole(client, deployed):
+    n = len(deployed.data.target_test)
+    w = window_mode(client, deployed, max_windows=7)
+    assert w["windows"] == 7 and w["identical_outputs"] == 7
+    assert sum(map(sum, w["confusion_matrix"])) == 7  # scored against the labels of those 7 windows only
+    assert len(deployed.data.target_test) == len(deployed.data.target_test.y) == n
+
+
 def test_instructions_per_inference_are_deterministic(client, deployed, emulated):
     q = deployed.quantise(deployed.data.target_test.X[:3])
     first = [client.infer_window(x) for x in q]
@@ -70,15 +79,15 @@ def test_instructions_per_inference_are_deterministic(client, deployed, emulated
 
 def test_stitched_stream_reproduces_the_data_set_windows(deployed):
     m = deployed.metadata
-    segments = subject_segments(deployed.data, m["stride"])
+    segments = subject_segments(deployed.data, m.stride)
     X = deployed.data.windows.X
     subject_windows = int((deployed.data.windows.domain == deployed.data.scenario.target).sum())
     assert sum(len(s.rows) for s in segments) == subject_windows
     assert max(len(s.rows) for s in segments) > 5
     for seg in segments:
         for i, row in enumerate(seg.rows):
-            start = i * m["stride"]
-            assert np.array_equal(seg.samples[start:start + m["window"]].T, X[row])
+            start = i * m.stride
+            assert np.array_equal(seg.samples[start:start + m.window].T, X[row])
 
 
 def test_stream_mode_predictions_equal_host_for_every_stride(client, deployed, hil_options):
@@ -211,6 +220,6 @@ def test_device_reset_mid_run_is_detected_and_the_run_resumes(board, deployed, h
 
 def test_pick_segments_limits_windows(deployed):
     m = deployed.metadata
-    segs = pick_segments(subject_segments(deployed.data, m["stride"]), 10, m["window"], m["stride"])
+    segs = pick_segments(subject_segments(deployed.data, m.stride), 10, m.window, m.stride)
     assert sum(len(s.rows) for s in segs) == 10
-    assert all(len(s.samples) == m["window"] + (len(s.rows) - 1) * m["stride"] for s in segs)
+    assert all(len(s.samples) == m.window + (len(s.rows) - 1) * m.stride for s in segs)

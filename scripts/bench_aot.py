@@ -66,25 +66,21 @@ def find_teacher(run) -> tuple[dict | None, str]:
 
 def teacher_run_dir(run, scratch: Path) -> tuple[Path, str]:
     """A scratch run directory holding the teacher-sized net in place of the student, for codegen.build."""
-    import torch
-
-    from unikd.models import build_model, count_parameters
+    from unikd.models import build_model
+    from unikd.rundir import write_run
 
     name = run.config.get("teacher_model", "cnn-teacher")
-    net = build_model(name, run.model["in_channels"], run.model["num_classes"])
+    net = build_model(name, run.facts.channels, run.facts.num_classes)
     state, how = find_teacher(run)
     if state is not None:
         net.load_state_dict(state)
         label = f"teacher {name} ({how})"
     else:
         label = f"teacher-sized {name} (random-initialised weights: {how})"
-    out = scratch / f"{run.path.name}_teacher"
-    out.mkdir(parents=True)
-    for f in ("config.json", "normaliser.json", "metrics.json"):
-        shutil.copy(run.path / f, out / f)
-    model = dict(run.model, name=name, options={}, parameters=count_parameters(net))
-    (out / "model.json").write_text(json.dumps(model, indent=2) + "\n")
-    torch.save(net.state_dict(), out / "student.pt")
+    # the run's own settings, data facts and normalisers: the teacher is calibrated and scored as the student is
+    out = write_run(scratch / f"{run.path.name}_teacher", config=run.config, model_name=name, facts=run.facts,
+                    student=net, normaliser=run.normaliser, source_normaliser=run.source_normaliser,
+                    metrics=run.metrics)
     return out, label
 
 
@@ -139,13 +135,11 @@ def qemu_figures(dep, windows: int) -> dict:
     from unikd_mcu.hil.report import window_mode
 
     elf = build_firmware(dep.build_dir / "make")
-    part = dep.data.target_test
-    part.X, part.y = part.X[:windows], part.y[:windows]
     with QemuBoard(elf) as board:
         client = HilClient(board.serial, metadata=dep.metadata, timeout=30.0)
         client.wait_boot()
         client.handshake()
-        return window_mode(client, dep)
+        return window_mode(client, dep, max_windows=windows)
 
 
 def measure(label: str, run_dir: Path, out: Path, data_dir: Path | None, windows: int, scratch: Path) -> dict:

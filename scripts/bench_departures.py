@@ -17,7 +17,7 @@ from pathlib import Path
 from unikd.data.scenario import PAPER_SCENARIOS
 from unikd.methods import METHODS
 from unikd.methods.unikd_kd import DEPARTURE_NAMES
-from unikd.sweep import run_sweep, summarise, write_results
+from unikd.sweep import WorkerPool, run_sweep, summarise, write_results
 
 
 def main(argv=None) -> int:
@@ -35,14 +35,15 @@ def main(argv=None) -> int:
         variants[f"fix {fix} only"] = [d for d in DEPARTURE_NAMES if d != fix]
     variants["paper (all five fixed)"] = []
     means = {}
-    for label, departures in variants.items():
-        base = authors | {"data_dir": args.data_dir, "teacher_cache": args.teacher_cache, "departures": departures}
-        folder = Path(args.out) / (label.split(" (")[0].replace(" ", "_").replace("'", ""))
-        print(f"{label}: {folder}", file=sys.stderr)
-        rows = run_sweep(PAPER_SCENARIOS["ucihar"], seeds, ["unikd"], base, folder, jobs=args.jobs,
-                         progress=False)
-        write_results(rows, folder)
-        means[label] = summarise(rows)["unikd"]
+    with WorkerPool(args.jobs) as pool:  # one set of workers for all variants
+        for label, departures in variants.items():
+            base = authors | {"data_dir": args.data_dir, "teacher_cache": args.teacher_cache,
+                              "departures": departures}
+            folder = Path(args.out) / (label.split(" (")[0].replace(" ", "_").replace("'", ""))
+            print(f"{label}: {folder}", file=sys.stderr)
+            rows = run_sweep(PAPER_SCENARIOS["ucihar"], seeds, ["unikd"], base, folder, progress=False, pool=pool)
+            write_results(rows, folder)
+            means[label] = summarise(rows)["unikd"]
     ref = means["authors' code (all five departures)"]["mean"][0]
     scenarios = [s for s in next(iter(means.values())) if s != "mean"]
     print("| variant | " + " | ".join(scenarios) + " | mean | vs authors' code |")

@@ -40,8 +40,6 @@ def main(argv=None) -> int:
     aot = build_report.get("aot") or {}
     macs = aot.get("macs")
     n = min(args.windows, len(dep.data.target_test))
-    dep.data.target_test.X = dep.data.target_test.X[:n]  # window mode on the first n target test windows
-    dep.data.target_test.y = dep.data.target_test.y[:n]
 
     rows = []
     for rep in range(args.repeats):
@@ -49,7 +47,7 @@ def main(argv=None) -> int:
             client = HilClient(board.serial, metadata=dep.metadata)
             client.wait_boot()
             client.handshake()
-            w = window_mode(client, dep)
+            w = window_mode(client, dep, max_windows=n)
             s = stream_mode(client, dep, max_windows=args.stream_windows)
         assert w["identical_outputs"] == w["windows"] and s["identical"] == s["windows"], "device differs from host"
         rows.append({"instructions_median": w["inference"]["median"], "instructions_min": w["inference"]["min"],
@@ -61,8 +59,8 @@ def main(argv=None) -> int:
     med = {k: float(np.median([r[k] for r in rows])) for k in rows[0]}
     inst = med["instructions_median"]
     table = [
-        ("model", f"{dep.metadata['dataset']} {dep.metadata['source']}->{dep.metadata['target']} student, "
-                  f"{dep.metadata['model_bytes']:,} B int8, runtime {dep.metadata['runtime']}"),
+        ("model", f"{dep.metadata.dataset} {dep.metadata.source}->{dep.metadata.target} student, "
+                  f"{dep.metadata.model_bytes:,} B int8, runtime {dep.metadata.runtime}"),
         ("emulator", f"{qemu_version()}, mps2-an386 Cortex-M4, -icount shift=0"),
         ("host", f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at the end"),
         ("MACs per inference", f"{macs:,}" if macs else "unknown"),
@@ -71,7 +69,7 @@ def main(argv=None) -> int:
         ("instructions per MAC", f"{inst / macs:.2f}" if macs else "-"),
         ("window mode throughput", f"{med['windows_per_second']:.2f} windows/s (median of {args.repeats} sessions: "
                                    + ", ".join(f"{r['windows_per_second']:.2f}" for r in rows) + ")"),
-        ("stream mode real-time factor", f"{med['stream_rtf']:.2f} x real time at {dep.metadata['sample_rate_hz']:g} Hz"
+        ("stream mode real-time factor", f"{med['stream_rtf']:.2f} x real time at {dep.metadata.sample_rate_hz:g} Hz"
                                          f" ({med['stream_windows_per_second']:.2f} windows/s; sessions: "
                                          + ", ".join(f"{r['stream_rtf']:.2f}" for r in rows) + ")"),
     ]

@@ -12,16 +12,12 @@ that a recipe chosen on the paper's scenarios is not tuned to them.
 from __future__ import annotations
 
 import argparse
-import multiprocessing as mp
 import sys
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
-
-from tqdm import tqdm
 
 from unikd.config import parse_setting
 from unikd.data.scenario import PAPER_SCENARIOS
-from unikd.sweep import markdown_table, summarise
+from unikd.sweep import WorkerPool, markdown_table, summarise
 
 # ten source -> target pairs of UCI-HAR subjects that share no pair with the paper's ten
 HELDOUT = [(1, 3), (4, 10), (5, 14), (8, 19), (11, 21), (13, 25), (15, 26), (17, 22), (19, 29), (23, 30)]
@@ -67,14 +63,10 @@ def main(argv=None) -> int:
     scenarios = PAPER_SCENARIOS["ucihar"] if args.scenarios == "paper" else HELDOUT
     seeds = [int(s) for s in args.seeds.split(",")]
     cache = str(Path(args.out) / "teachers")
-    work = [(label, s, sc, seed) for label, s in recipes.items() for sc in scenarios for seed in seeds]
-    rows = []
-    with ProcessPoolExecutor(args.jobs, mp_context=mp.get_context("spawn")) as pool:
-        futures = [pool.submit(_teacher, label, s, sc, seed, args.data_dir, cache) for label, s, sc, seed in work]
-        for f in tqdm(as_completed(futures), total=len(futures), desc="teachers", unit="teacher"):
-            rows.append(f.result())
-    order = {(label, f"{a}->{b}", seed): i for i, (label, _, (a, b), seed) in enumerate(work)}
-    rows.sort(key=lambda r: order[(r["method"], r["scenario"], r["seed"])])
+    work = [(label, s, sc, seed, args.data_dir, cache) for label, s in recipes.items() for sc in scenarios
+            for seed in seeds]
+    with WorkerPool(args.jobs) as pool:
+        rows = pool.map(_teacher, work, desc="teachers", unit="teacher")
     print(f"\nTeacher macro-F1 (%) on the target test split, {args.scenarios} scenarios, seeds {args.seeds}\n")
     print(markdown_table(summarise(rows), title="teacher recipe"))
     return 0

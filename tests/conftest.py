@@ -1,4 +1,4 @@
-"""Shared pytest fixtures.
+"""Shared pytest fixtures (plain helpers without data: tests/helpers.py).
 
 Real data: the UCI-HAR copy under $UNIKD_DATA_DIR, or ../shared/data next to the repository (where CI and the
 development machines keep it). A missing copy fails the tests that need it instead of skipping them, so a
@@ -109,3 +109,68 @@ def uci_archive_dir(tmp_path_factory, make_uci_archive):
     data_dir = tmp_path_factory.mktemp("uci_archive")
     rows = make_uci_archive(data_dir / "ucihar" / "UCI HAR Dataset", (1, 2, 3))
     return data_dir, rows
+
+
+# --- the codegen tests' models, each built once per session (loading UCI-HAR, importing TensorFlow and converting
+# are the expensive parts) -----------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def scenario_2to11(real_data_dir):
+    """(ScenarioData UCI-HAR 2->11, a zscore Normaliser fitted on both domains' train windows)."""
+    from helpers import SOURCE, TARGET
+    from unikd.data import load_dataset
+    from unikd.data.normalise import Normaliser
+    from unikd.data.scenario import scenario_data
+
+    data = scenario_data(load_dataset("ucihar", real_data_dir), SOURCE, TARGET)
+    return data, Normaliser.fit([data.source_train.X, data.target_train.X])
+
+
+@pytest.fixture(scope="session")
+def student_tflite(scenario_2to11) -> bytes:
+    """helpers.random_net() converted to int8, calibrated on the scenario's representative windows."""
+    from codegen.convert import convert_student, representative_windows
+    from helpers import random_net
+
+    data, norm = scenario_2to11
+    return convert_student(random_net(), representative_windows(data, norm))
+
+
+@pytest.fixture(scope="session")
+def student_metadata(scenario_2to11, student_tflite):
+    """Function (runtime="aot", **changes) -> the ModelMetadata build makes for student_tflite (changes override
+    fields)."""
+    import dataclasses
+    import types
+
+    from codegen.metadata import metadata_for
+    from codegen.tflite_info import read_tflite
+    from helpers import SOURCE, TARGET
+    from unikd.rundir import DataFacts
+
+    data, norm = scenario_2to11
+    run = types.SimpleNamespace(normaliser=norm, config={"dataset": "ucihar", "source": SOURCE, "target": TARGET,
+                                                         "method": "unikd"})
+    facts = DataFacts.of(data.windows)
+
+    def make(runtime: str = "aot", **changes):
+        meta = metadata_for(student_tflite, read_tflite(student_tflite), run, facts, runtime)
+        return dataclasses.replace(meta, **changes)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def tflite_with_tanh(scenario_2to11) -> bytes:
+    """A real int8 model whose last op is TANH, which the aot runtime does not implement."""
+    import tensorflow as tf
+
+    from codegen.convert import keras_to_int8_tflite, representative_windows
+    from codegen.keras_mirror import build_keras_mirror
+    from helpers import random_net
+
+    data, norm = scenario_2to11
+    mirror = build_keras_mirror(random_net(), 128, batch_size=1)
+    out = tf.keras.layers.Activation("tanh", name="squash")(mirror.output)
+    return keras_to_int8_tflite(tf.keras.Model(mirror.input, out), representative_windows(data, norm)[:64])

@@ -1,23 +1,33 @@
-"""`unikd-mcu train` / `sweep` from the command line: help, bad input, nothing half-written."""
+"""`unikd-mcu train` / `sweep` from the command line: help, bad input, nothing half-written. The commands run
+in-process through unikd_mcu.cli.main (the entry point's own error handling and exit codes); only --help goes
+through a fresh interpreter, to check that `python -m unikd_mcu.cli` starts at all."""
 
 import subprocess
 import sys
+import types
 
 import pytest
 
+from unikd_mcu.cli import main
 
-def cli(*args, env_data=None, cwd=None):
-    import os
 
-    env = dict(os.environ)
-    if env_data:
-        env["UNIKD_DATA_DIR"] = str(env_data)
-    return subprocess.run([sys.executable, "-m", "unikd_mcu.cli", *args], capture_output=True, text=True, env=env,
-                          cwd=cwd, timeout=600)
+@pytest.fixture
+def cli(capsys, monkeypatch):
+    """Function (*args, env_data=None) -> (returncode, stdout, stderr) of `unikd-mcu *args`, run in-process."""
+
+    def run(*args, env_data=None):
+        if env_data:
+            monkeypatch.setenv("UNIKD_DATA_DIR", str(env_data))
+        capsys.readouterr()  # only this command's output
+        code = main([str(a) for a in args])
+        out, err = capsys.readouterr()
+        return types.SimpleNamespace(returncode=code, stdout=out, stderr=err)
+
+    return run
 
 
 def test_help_lists_commands():
-    r = cli("--help")
+    r = subprocess.run([sys.executable, "-m", "unikd_mcu.cli", "--help"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0
     for cmd in ("train", "sweep", "data", "build", "boards", "flash", "hil"):
         assert cmd in r.stdout
@@ -28,7 +38,7 @@ def test_help_lists_commands():
     (["--source", "99"], "unknown source domain 99 in data set ucihar; valid domains: [1, 2, 3,"),
     (["--dataset", "nope"], "unknown data set 'nope'"),
 ])
-def test_bad_input_names_the_value_and_lists_valid_ones(real_data_dir, tmp_path, args, needle):
+def test_bad_input_names_the_value_and_lists_valid_ones(cli, real_data_dir, tmp_path, args, needle):
     r = cli("train", "--quiet", "--out", str(tmp_path / "run"), *args, env_data=real_data_dir)
     assert r.returncode == 2, r.stderr
     assert needle in r.stderr
@@ -36,7 +46,7 @@ def test_bad_input_names_the_value_and_lists_valid_ones(real_data_dir, tmp_path,
     assert list(tmp_path.iterdir()) == [] or all(p.name == "teachers" for p in tmp_path.iterdir())
 
 
-def test_missing_data_names_the_path_and_how_to_get_it(tmp_path):
+def test_missing_data_names_the_path_and_how_to_get_it(cli, tmp_path):
     r = cli("train", "--quiet", "--out", str(tmp_path / "run"), "--data-dir", str(tmp_path / "empty"))
     assert r.returncode == 2
     assert str(tmp_path / "empty" / "ucihar" / "ucihar.npz") in r.stderr
@@ -44,7 +54,7 @@ def test_missing_data_names_the_path_and_how_to_get_it(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
-def test_config_file_with_unknown_setting_is_refused(tmp_path):
+def test_config_file_with_unknown_setting_is_refused(cli, tmp_path):
     cfg = tmp_path / "c.yaml"
     cfg.write_text("method: unikd\nepoch: 3\n")
     r = cli("train", "--config", str(cfg), "--out", str(tmp_path / "run"))
@@ -52,7 +62,7 @@ def test_config_file_with_unknown_setting_is_refused(tmp_path):
     assert "unknown setting(s) epoch" in r.stderr and "epochs" in r.stderr
 
 
-def test_non_positive_learning_rate_is_refused(tmp_path):
+def test_non_positive_learning_rate_is_refused(cli, tmp_path):
     r = cli("train", "--quiet", "--out", str(tmp_path / "run"), "--lr", "-1")
     assert r.returncode == 2 and "lr must be positive, got -1.0" in r.stderr
     assert not (tmp_path / "run").exists()
@@ -71,7 +81,7 @@ def test_a_failure_while_writing_leaves_neither_run_nor_temporary_folder(tmp_pat
     assert (tmp_path / "run" / "old.txt").read_text() == "previous run"  # the previous run is untouched
 
 
-def test_sweep_writes_markdown_csv_and_plot(real_data_dir, tmp_path):
+def test_sweep_writes_markdown_csv_and_plot(cli, real_data_dir, tmp_path):
     r = cli("sweep", "--scenarios", "2->11", "--seeds", "0", "--methods", "source-only,dann", "--epochs", "2",
             "--jobs", "1", "--out", str(tmp_path / "sw"), env_data=real_data_dir)
     assert r.returncode == 0, r.stderr
@@ -117,3 +127,18 @@ def test_sweep_does_not_reuse_a_run_that_predates_a_setting(tmp_path):
     del saved["teacher_im_weight"]  # a run trained before the setting existed (its teacher had no such term)
     (tmp_path / "config.json").write_text(json.dumps(saved))
     assert not _finished_with(tmp_path, cfg)
+
+
+def test_worker_pool_keeps_the_order_and_its_workers_across_maps():
+    import os
+
+    from unikd.sweep import WorkerPool
+
+    with WorkerPool(2) as pool:
+        assert pool.map(pow, [(2, i) for i in range(8)], progress=False) == [2 ** i for i in range(8)]
+        first = set(pool.map(os.getpid, [()] * 6, progress=False))
+        again = set(pool.map(os.getpid, [()] * 6, progress=False))
+    # the same two worker processes served both maps (a pool per map would show up to four)
+    assert os.getpid() not in first and len(first | again) <= 2
+    with WorkerPool(1) as inline:  # no workers: everything in this process
+        assert inline.map(os.getpid, [()] * 2, progress=False) == [os.getpid()] * 2

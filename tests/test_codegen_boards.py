@@ -7,7 +7,7 @@ import pytest
 
 from codegen.boards import ENV_VAR, all_boards, get_board, load_board_file
 from codegen.errors import DeployError
-from test_codegen_shared import TINY_BOARD_YAML
+from helpers import TINY_BOARD_YAML
 from unikd_mcu.cli import main
 from unikd.errors import UserError
 

@@ -9,20 +9,20 @@ import json
 import re
 import shutil
 
+import numpy as np
 import pytest
 import torch
 
 from codegen.boards import ENV_VAR
-from test_codegen_shared import (TINY_BOARD_YAML, random_net, require_tools, scenario, student_tflite,
-                                 tflite_with_tanh, tool_exists, write_run_dir)
+from helpers import TINY_BOARD_YAML, random_net, require_tools, tool_exists, write_run_dir
 from unikd_mcu.cli import main
 
 torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="module")
-def run_dir(real_data_dir, tmp_path_factory):
-    data, norm = scenario(str(real_data_dir))
+def run_dir(scenario_2to11, tmp_path_factory):
+    data, norm = scenario_2to11
     return write_run_dir(tmp_path_factory.mktemp("runs") / "student_run", random_net(), norm, data)
 
 
@@ -39,11 +39,11 @@ def _leftovers(parent, name):
     return [p.name for p in parent.iterdir() if p.name.startswith(f".{name}.")]
 
 
-def test_build_output_is_complete_and_consistent(esp32_build, real_data_dir):
+def test_build_output_is_complete_and_consistent(esp32_build, student_tflite):
     out = esp32_build
     model = (out / "model.tflite").read_bytes()
     # the build converts exactly as the library does: same net, same normaliser, same bytes
-    assert model == student_tflite(str(real_data_dir))
+    assert model == student_tflite
     meta = json.loads((out / "metadata.json").read_text())
     assert meta["model_sha256"] == hashlib.sha256(model).hexdigest() and meta["model_bytes"] == len(model)
     assert meta["runtime"] == "aot" and meta["window"] == 128 and meta["stride"] == 64
@@ -134,13 +134,12 @@ def test_over_budget(run_dir, real_data_dir, tmp_path, capsys, monkeypatch):
     assert need - 8000 == over and ram_need - 2000 == ram_over
 
 
-def test_op_unsupported_by_runtime(run_dir, real_data_dir, tmp_path, capsys, monkeypatch):
+def test_op_unsupported_by_runtime(run_dir, real_data_dir, tflite_with_tanh, tmp_path, capsys, monkeypatch):
     # A student whose graph holds an op outside the aot runtime cannot come out of the Keras mirror, so the
     # converter is replaced by one that returns a real int8 model ending in TANH.
     import codegen.convert
 
-    model = tflite_with_tanh(str(real_data_dir))
-    monkeypatch.setattr(codegen.convert, "convert_student", lambda net, rep: model)
+    monkeypatch.setattr(codegen.convert, "convert_student", lambda net, rep: tflite_with_tanh)
     _fails(["--board", "esp32", "--run", str(run_dir), "--data-dir", str(real_data_dir)], tmp_path, capsys,
            "the aot runtime does not support operator(s) TANH")
 
@@ -157,6 +156,58 @@ def test_run_dir_incomplete(run_dir, tmp_path, capsys):
     (broken / "normaliser.json").unlink()
     _fails(["--board", "esp32", "--run", str(broken)], tmp_path, capsys,
            f"run directory {broken} is incomplete: missing normaliser.json, student.pt")
+
+
+@pytest.mark.parametrize("change, missing", [
+    (lambda run: (run / "source_normaliser.json").unlink(), "no source_normaliser.json"),
+    (lambda run: _edit_model_json(run, lambda m: m.pop("stride")), "no model.json key stride"),
+])
+def test_run_dir_from_an_older_version_is_refused_with_a_request_to_retrain(run_dir, tmp_path, capsys, change,
+                                                                            missing):
+    old = tmp_path / "old_run"
+    shutil.copytree(run_dir, old)
+    change(old)
+    _fails(["--board", "esp32", "--run", str(old)], tmp_path, capsys,
+           f"run directory {old} was written by an older unikd-mcu ({missing}); retrain it with `unikd-mcu train`")
+
+
+def _edit_model_json(run, change):
+    model = json.loads((run / "model.json").read_text())
+    change(model)
+    (run / "model.json").write_text(json.dumps(model))
+
+
+def test_build_takes_calibration_normaliser_and_data_facts_from_the_run(scenario_2to11, student_tflite, real_data_dir,
+                                                                        tmp_path, monkeypatch):
+    """Nothing of training is re-derived: the source windows are calibrated with the run's saved source normaliser
+    (Normaliser is never fitted during a build) and the stride and class names come from model.json."""
+    import codegen.convert
+    from codegen.convert import representative_windows
+    from unikd.data.normalise import Normaliser
+
+    data, norm = scenario_2to11
+    source_norm = Normaliser(norm.mean + 0.25, norm.inv_std * 0.5, norm.kind)  # no fitting rule gives these
+    run = write_run_dir(tmp_path / "run", random_net(), norm, data, source_normaliser=source_norm)
+    names = ["a", "b", "c", "d", "e", "f"]
+    _edit_model_json(run, lambda m: m.update(stride=32, class_names=names))
+
+    def refit(*args, **kwargs):
+        raise AssertionError("build fitted a normaliser instead of reading the run's")
+
+    monkeypatch.setattr(Normaliser, "fit", refit)
+    monkeypatch.setattr(Normaliser, "fit_domains", refit)
+    calibrated = []
+    monkeypatch.setattr(codegen.convert, "convert_student",
+                        lambda net, rep: calibrated.append(rep) or student_tflite)  # TensorFlow is not needed here
+    out = tmp_path / "out"
+    assert main(["build", "--board", "esp32", "--run", str(run), "--out", str(out), "--data-dir",
+                 str(real_data_dir), "--no-compile"]) == 0
+    (rep,) = calibrated
+    np.testing.assert_array_equal(rep, representative_windows(data, norm, source_norm))
+    n_t = len(data.target_train)
+    assert not np.array_equal(rep[n_t:], representative_windows(data, norm)[n_t:])  # the saved constants count
+    meta = json.loads((out / "metadata.json").read_text())
+    assert meta["stride"] == 32 and meta["class_names"] == names
 
 
 def test_run_dir_with_wrong_weights(run_dir, real_data_dir, tmp_path, capsys):

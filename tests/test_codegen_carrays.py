@@ -13,7 +13,7 @@ import pytest
 
 from codegen.carrays import ARRAY_NAME, c_float, c_string, model_c_files, write_files
 from codegen.metadata import ModelMetadata
-from test_codegen_shared import require_tools, student_metadata, student_tflite
+from helpers import require_tools
 
 PROBE = r"""
 #include <stdint.h>
@@ -52,11 +52,10 @@ WARN = ["-Wall", "-Wextra", "-Werror"]
 
 
 @pytest.fixture(scope="module")
-def emitted(real_data_dir, tmp_path_factory):
-    model = student_tflite(str(real_data_dir))
+def emitted(student_tflite, student_metadata, tmp_path_factory):
+    model = student_tflite
     # class names that need escaping in C, to check the string literals too
-    meta = student_metadata(str(real_data_dir), class_names=["walk", 'up "stairs"', "down\\stairs", "sit?",
-                                                             "stånd", "lie\tdown"],
+    meta = student_metadata(class_names=["walk", 'up "stairs"', "down\\stairs", "sit?", "stånd", "lie\tdown"],
                             method="kd */ #error broken", channel_names=[f"ch{i}*/" for i in range(9)])
     d = tmp_path_factory.mktemp("carrays")
     write_files(model_c_files(model, meta), d)

@@ -9,18 +9,18 @@ import torch
 from codegen.golden import ARENA_MARGIN_MIN_BYTES, GoldenModel, measure_arena
 from codegen.quantise import dequantise, quantise_windows
 from codegen.tflite_info import read_tflite
-from test_codegen_shared import random_net, scenario, student_tflite
+from helpers import random_net
 
 torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="module")
-def model(real_data_dir):
-    return student_tflite(str(real_data_dir))
+def model(student_tflite):
+    return student_tflite
 
 
-def test_batch_run_equals_one_interpreter_per_window(model, real_data_dir):
-    data, norm = scenario(str(real_data_dir))
+def test_batch_run_equals_one_interpreter_per_window(model, scenario_2to11):
+    data, norm = scenario_2to11
     info = read_tflite(model)
     q = quantise_windows(data.target_test.X[:12], norm, info.input_scale, info.input_zero_point)
     batch = GoldenModel(model).run(q)
@@ -29,8 +29,8 @@ def test_batch_run_equals_one_interpreter_per_window(model, real_data_dir):
         np.testing.assert_array_equal(GoldenModel(model).run(q[i:i + 1])[0], batch[i])
 
 
-def test_int8_outputs_track_float_logits(model, real_data_dir):
-    data, norm = scenario(str(real_data_dir))
+def test_int8_outputs_track_float_logits(model, scenario_2to11):
+    data, norm = scenario_2to11
     info = read_tflite(model)
     X = data.target_test.X
     out = dequantise(GoldenModel(model).run(quantise_windows(X, norm, info.input_scale, info.input_zero_point)),

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from codegen.quantise import dequantise, quantise_windows, round_half_away
-from test_codegen_shared import require_tools, scenario
+from helpers import require_tools
 from unikd.data.normalise import Normaliser
 
 C_RULE = r"""
@@ -72,8 +72,8 @@ def test_round_half_away_exact_on_edges():
     assert np.floor(np.float32(0.49999997) + np.float32(0.5)) == 1.0
 
 
-def test_bit_exact_with_c_rule_on_real_windows(c_rule, real_data_dir):
-    data, norm = scenario(str(real_data_dir))
+def test_bit_exact_with_c_rule_on_real_windows(c_rule, scenario_2to11):
+    data, norm = scenario_2to11
     X = np.concatenate([data.target_test.X, data.source_train.X[:40]])
     for scale, zp in ((0.0725756660, -4), (0.03125, 5), (0.1, 0)):
         got = quantise_windows(X, norm, scale, zp)
@@ -93,8 +93,8 @@ def test_bit_exact_with_c_rule_on_rounding_edges_and_clamps(c_rule):
     assert got[0, :, 0].tolist() == [0, -2, 1, -3, 2, -4, 127, -128, 127, -128, -1, 127]
 
 
-def test_normalisation_is_float32_sub_then_mul(real_data_dir):
-    data, norm = scenario(str(real_data_dir))
+def test_normalisation_is_float32_sub_then_mul(scenario_2to11):
+    data, norm = scenario_2to11
     X = data.target_test.X[:5]
     q = quantise_windows(X, norm, 0.05, 3)
     n = ((X - norm.mean[None, :, None]) * norm.inv_std[None, :, None]).astype(np.float32)
@@ -116,3 +116,15 @@ def test_dequantise_inverts_on_the_grid():
     norm = Normaliser(np.zeros(1, np.float32), np.ones(1, np.float32), "none")
     back = quantise_windows(x[None, None, :], norm, 0.0725756660, -4)[0, :, 0]
     np.testing.assert_array_equal(back, q)
+
+
+def test_constants_given_as_float64_act_as_the_float32_values_the_device_holds(c_rule, scenario_2to11):
+    # quantise_windows normalises through Normaliser.apply, so both must stay in float32 arithmetic even when a
+    # normaliser was built from float64 arrays (float64 arithmetic rounds differently from the device)
+    data, norm = scenario_2to11
+    wide = Normaliser(norm.mean.astype(np.float64), norm.inv_std.astype(np.float64), norm.kind)
+    X = data.target_test.X
+    n = wide.apply(X)
+    assert n.dtype == np.float32
+    np.testing.assert_array_equal(n, norm.apply(X))
+    np.testing.assert_array_equal(quantise_windows(X, wide, 0.03125, 5), c_rule(X, norm, 0.03125, 5))

@@ -9,21 +9,16 @@ import numpy as np
 import pytest
 import torch
 
-from test_codegen_shared import random_net, scenario, student_tflite
+from helpers import random_net
 
 torch.set_num_threads(1)
 
 
-@pytest.fixture(scope="module")
-def data(real_data_dir):
-    return scenario(str(real_data_dir))
-
-
 @pytest.mark.parametrize("name, tol", [("cnn-student", 1e-5), ("cnn-teacher", 1e-5)])
-def test_keras_mirror_equals_torch_float(data, name, tol):
+def test_keras_mirror_equals_torch_float(scenario_2to11, name, tol):
     from codegen.keras_mirror import build_keras_mirror, to_keras_layout
 
-    sd, norm = data
+    sd, norm = scenario_2to11
     net = random_net(name, seed=3)
     X = norm.apply(np.concatenate([sd.target_test.X[:48], sd.source_train.X[:16]]))
     with torch.no_grad():
@@ -58,10 +53,10 @@ def test_mirror_refuses_pools_it_cannot_reproduce():
         describe_blocks(net)
 
 
-def test_int8_model_graph_and_quantisation(real_data_dir):
+def test_int8_model_graph_and_quantisation(student_tflite):
     from codegen.tflite_info import read_tflite
 
-    model = student_tflite(str(real_data_dir))
+    model = student_tflite
     info = read_tflite(model)
     assert info.ops == ["CONV_2D", "PAD", "MAX_POOL_2D", "PAD", "CONV_2D", "PAD", "MAX_POOL_2D",
                         "PAD", "CONV_2D", "PAD", "MAX_POOL_2D", "MEAN", "FULLY_CONNECTED"]
@@ -71,10 +66,10 @@ def test_int8_model_graph_and_quantisation(real_data_dir):
     assert -128 <= info.input_zero_point <= 127 and 0 < info.input_scale < 1
 
 
-def test_weights_are_per_channel_int8(real_data_dir):
+def test_weights_are_per_channel_int8(student_tflite):
     from tflite_micro.python.tflite_micro import runtime
 
-    m = runtime.convert_bytearray_to_object(bytearray(student_tflite(str(real_data_dir))))
+    m = runtime.convert_bytearray_to_object(bytearray(student_tflite))
     g = m.subgraphs[0]
     conv_weights = [g.tensors[op.inputs[1]] for op in g.operators
                     if runtime.get_builtin_code_from_operator_code(m.operatorCodes[op.opcodeIndex]) == 3]  # CONV_2D
@@ -83,19 +78,19 @@ def test_weights_are_per_channel_int8(real_data_dir):
     assert {g.tensors[i].type for op in g.operators for i in op.outputs} == {9}  # every activation int8
 
 
-def test_conversion_is_deterministic(data, real_data_dir):
+def test_conversion_is_deterministic(scenario_2to11, student_tflite):
     from codegen.convert import convert_student, representative_windows
 
-    sd, norm = data
+    sd, norm = scenario_2to11
     again = convert_student(random_net(), representative_windows(sd, norm))
-    first = student_tflite(str(real_data_dir))
+    first = student_tflite
     assert hashlib.sha256(again).hexdigest() == hashlib.sha256(first).hexdigest()
 
 
-def test_representative_set_is_target_train_then_source_train_normalised(data):
+def test_representative_set_is_target_train_then_source_train_normalised(scenario_2to11):
     from codegen.convert import representative_windows
 
-    sd, norm = data
+    sd, norm = scenario_2to11
     rep = representative_windows(sd, norm)
     n_t, n_s = len(sd.target_train), len(sd.source_train)
     assert rep.shape == (n_t + n_s, 1, 128, 9) and rep.dtype == np.float32
@@ -106,11 +101,11 @@ def test_representative_set_is_target_train_then_source_train_normalised(data):
     assert not any(np.array_equal(r[0], test_first) for r in rep)
 
 
-def test_representative_set_under_per_domain_normalises_each_domain_with_its_own_constants(data):
+def test_representative_set_under_per_domain_normalises_each_domain_with_its_own_constants(scenario_2to11):
     from codegen.convert import representative_windows
     from unikd.data.normalise import Normaliser
 
-    sd, _ = data
+    sd, _ = scenario_2to11
     src, tgt = Normaliser.fit_domains(sd.source_train.X, sd.target_train.X, "per-domain")
     rep = representative_windows(sd, tgt, src)
     n_t = len(sd.target_train)

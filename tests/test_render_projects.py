@@ -17,7 +17,7 @@ from codegen.render import CORE_DIR, render_project, sketch_name
 from codegen.runtimes import aot_runtime, tflm_runtime
 from codegen.templating import render_template
 from codegen.tflite_info import read_tflite
-from test_codegen_shared import require_tools, student_metadata, student_tflite
+from helpers import require_tools
 
 CASES = [(b.name, r) for b in all_boards() if b.name in ("esp32", "esp32s3", "nano33ble", "qemu-m4")
          for r in b.runtimes]
@@ -43,8 +43,8 @@ extern TwoWire Wire;
 
 
 @pytest.fixture(scope="module")
-def model(real_data_dir):
-    return student_tflite(str(real_data_dir))
+def model(student_tflite):
+    return student_tflite
 
 
 @pytest.fixture(scope="module")
@@ -53,16 +53,16 @@ def runtimes(model):
     return {"aot": aot_runtime(model), "tflm": tflm_runtime(info.op_kinds, ARENA, "test arena")}
 
 
-def _render(tmp_path, real_data_dir, model, runtimes, board, runtime, sensor=None):
-    meta = student_metadata(str(real_data_dir), runtime=runtime)
+def _render(tmp_path, student_metadata, model, runtimes, board, runtime, sensor=None):
+    meta = student_metadata(runtime=runtime)
     summary = render_project(get_board(board), model, meta, runtimes[runtime], tmp_path, sensor=sensor)
     return meta, summary
 
 
 @pytest.mark.parametrize("board, runtime", CASES)
-def test_every_board_renders_completely(tmp_path, real_data_dir, model, runtimes, board, runtime):
+def test_every_board_renders_completely(tmp_path, student_metadata, model, runtimes, board, runtime):
     b = get_board(board)
-    meta, summary = _render(tmp_path, real_data_dir, model, runtimes, board, runtime)
+    meta, summary = _render(tmp_path, student_metadata, model, runtimes, board, runtime)
     files = [p for p in tmp_path.rglob("*") if p.is_file()]
     assert sorted(str(p.relative_to(tmp_path)) for p in files) == sorted(summary["files"])
     for p in files:
@@ -114,13 +114,13 @@ def test_tflm_refuses_ops_it_cannot_register():
         tflm_runtime(["CONV_2D", "GELU", "CUMSUM"], ARENA, "x")
 
 
-def test_emulated_board_refuses_tflm(tmp_path, real_data_dir, model, runtimes):
+def test_emulated_board_refuses_tflm(tmp_path, student_metadata, model, runtimes):
     with pytest.raises(DeployError, match="board qemu-m4 supports runtime\\(s\\) aot, not 'tflm'"):
-        _render(tmp_path, real_data_dir, model, runtimes, "qemu-m4", "tflm")
+        _render(tmp_path, student_metadata, model, runtimes, "qemu-m4", "tflm")
 
 
-def test_imu_sketch_maps_ucihar_channels(tmp_path, real_data_dir, model, runtimes):
-    _render(tmp_path, real_data_dir, model, runtimes, "esp32", "aot")
+def test_imu_sketch_maps_ucihar_channels(tmp_path, student_metadata, model, runtimes):
+    _render(tmp_path, student_metadata, model, runtimes, "esp32", "aot")
     ino = (tmp_path / "arduino" / "unikd_esp32" / "unikd_esp32.ino").read_text()
     # body_acc xyz <- 3,4,5; body_gyro xyz <- gyro 6,7,8; total_acc xyz <- 0,1,2
     assert "kChannelSource[UNIKD_CHANNELS] = { 3, 4, 5, 6, 7, 8, 0, 1, 2 };" in ino
@@ -129,16 +129,16 @@ def test_imu_sketch_maps_ucihar_channels(tmp_path, real_data_dir, model, runtime
     assert "Wire.begin(21, 22);" in drv and "kAddress = 0x68" in drv
 
 
-def test_serial_sensor_has_no_imu_code(tmp_path, real_data_dir, model, runtimes):
-    _, summary = _render(tmp_path, real_data_dir, model, runtimes, "esp32", "aot", sensor="serial")
+def test_serial_sensor_has_no_imu_code(tmp_path, student_metadata, model, runtimes):
+    _, summary = _render(tmp_path, student_metadata, model, runtimes, "esp32", "aot", sensor="serial")
     assert summary["sensor"] == "serial"
     sk = tmp_path / "arduino" / "unikd_esp32"
     assert not list(sk.glob("unikd_imu*"))
     assert "unikd_app_push_sample" not in (sk / "unikd_esp32.ino").read_text()
 
 
-def test_imu_refuses_channels_it_cannot_produce(tmp_path, real_data_dir, model, runtimes):
-    meta = student_metadata(str(real_data_dir), runtime="aot",
+def test_imu_refuses_channels_it_cannot_produce(tmp_path, student_metadata, model, runtimes):
+    meta = student_metadata(runtime="aot",
                             channel_names=["body_acc_x", "body_acc_y", "body_acc_z", "body_gyro_x", "body_gyro_y",
                                            "body_gyro_z", "total_acc_x", "total_acc_y", "heart_rate"])
     with pytest.raises(DeployError, match="cannot produce channel\\(s\\) heart_rate.*--sensor serial"):
@@ -157,11 +157,11 @@ def test_missing_aot_generator_is_refused_clearly(monkeypatch, model):
 
 
 @pytest.mark.parametrize("board, sensor", [("esp32", "mpu6050"), ("nano33ble", "serial")])
-def test_arduino_sketch_sources_compile(tmp_path, real_data_dir, model, runtimes, board, sensor):
+def test_arduino_sketch_sources_compile(tmp_path, student_metadata, model, runtimes, board, sensor):
     require_tools("g++", "gcc")
     out = tmp_path / "out"
     out.mkdir()
-    _render(out, real_data_dir, model, runtimes, board, "aot", sensor=sensor)
+    _render(out, student_metadata, model, runtimes, board, "aot", sensor=sensor)
     shim = tmp_path / "shim"
     shim.mkdir()
     (shim / "Arduino.h").write_text(ARDUINO_H)
@@ -179,9 +179,9 @@ def test_arduino_sketch_sources_compile(tmp_path, real_data_dir, model, runtimes
     assert len(objs) >= 6
 
 
-def test_emulated_board_project_builds(tmp_path, real_data_dir, model, runtimes):
+def test_emulated_board_project_builds(tmp_path, student_metadata, model, runtimes):
     require_tools("make", "arm-none-eabi-gcc")
-    _render(tmp_path, real_data_dir, model, runtimes, "qemu-m4", "aot")
+    _render(tmp_path, student_metadata, model, runtimes, "qemu-m4", "aot")
     p = subprocess.run(["make", "-C", str(tmp_path / "make")], capture_output=True, text=True)
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
     assert (tmp_path / "make" / "build" / "fw.elf").is_file()

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from unikd.config import resolve_config
+from unikd.rundir import DataFacts, load_run
 from unikd.train import train_run
 
 
@@ -36,7 +37,8 @@ def test_short_unikd_run_beats_chance_by_a_wide_margin(real_data_dir, tmp_path):
     assert m["seed"] == 0 and m["scenario"] == "2->11" and m["num_windows"] == 95
     assert np.asarray(m["confusion_matrix"]).sum() == 95
     assert m["teacher"]["macro_f1"] > 0.70
-    for name in ("config.json", "model.json", "normaliser.json", "student.pt", "history.csv", "confusion.png"):
+    for name in ("config.json", "model.json", "normaliser.json", "source_normaliser.json", "student.pt",
+                 "history.csv", "confusion.png"):
         assert (run / name).is_file(), name
     history = (run / "history.csv").read_text().splitlines()
     assert history[0].startswith("epoch,") and len(history) == 21
@@ -65,6 +67,8 @@ def test_normaliser_is_fitted_on_training_windows_only(real_data_dir, tmp_path):
     x = np.concatenate([d.source_train.X, d.target_train.X]).astype(np.float64)
     assert np.allclose(saved.mean, x.mean(axis=(0, 2)), atol=1e-6)
     assert np.allclose(saved.inv_std, 1 / x.std(axis=(0, 2)), rtol=1e-5)
+    source = load_run(run).source_normaliser  # one set for both domains: the source windows had it too
+    assert np.array_equal(source.mean, saved.mean) and np.array_equal(source.inv_std, saved.inv_std)
 
 
 def test_per_domain_normalisation_exports_the_targets_constants(real_data_dir, tmp_path):
@@ -81,6 +85,11 @@ def test_per_domain_normalisation_exports_the_targets_constants(real_data_dir, t
     assert np.allclose(saved.inv_std, 1 / x.std(axis=(0, 2)), rtol=1e-5)
     source_mean = d.source_train.X.astype(np.float64).mean(axis=(0, 2))
     assert not np.allclose(saved.mean, source_mean, atol=1e-3)
+    # the source's own constants, which standardised the source windows in training, are saved for deployment
+    source = load_run(run).source_normaliser
+    assert source.kind == "per-domain" and np.allclose(source.mean, source_mean, atol=1e-6)
+    assert np.allclose(source.inv_std, 1 / d.source_train.X.astype(np.float64).std(axis=(0, 2)), rtol=1e-5)
+    assert load_run(run).facts == DataFacts.of(d.windows)
 
 
 def test_source_only_student_uses_nothing_of_the_target_not_even_its_statistics(real_data_dir, tmp_path):

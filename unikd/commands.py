@@ -68,9 +68,9 @@ def train(config_file, quiet, **flags):
     """Train one scenario: the scenario's teacher (trained once, then reused) and the student.
 
     \b
-    Leaves a run directory with config.json (resolved settings), model.json, normaliser.json, student.pt,
-    history.csv (per-epoch losses), metrics.json (accuracy, macro-F1, confusion matrix on the target test
-    split, the seed) and confusion.png.
+    Leaves a run directory with config.json (resolved settings), model.json, normaliser.json,
+    source_normaliser.json, student.pt, history.csv (per-epoch losses), metrics.json (accuracy, macro-F1,
+    confusion matrix on the target test split, the seed) and confusion.png.
 
     \b
     Examples:

@@ -1,8 +1,10 @@
 """Scenarios x seeds x methods. Each (scenario, seed) job trains its teachers once and every student method
-reuses them; jobs run in parallel worker processes (`jobs`), one torch thread each."""
+reuses them; jobs run in parallel worker processes (`jobs`), one torch thread each. WorkerPool is the one way the
+sweep and the benchmarks (scripts/bench_*.py) run jobs in parallel."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import multiprocessing as mp
@@ -59,29 +61,59 @@ def _job(scenario: tuple[int, int], seed: int, methods: list[str], base: dict, o
     return rows
 
 
+class WorkerPool:
+    """Runs jobs (picklable module-level functions) in `jobs` worker processes, or in this process when jobs <= 1.
+    The workers start on the first parallel map and serve every later one until close() (or the end of a with
+    block), so a benchmark running several sweeps pays the workers' start-up (importing torch) once."""
+
+    def __init__(self, jobs: int = 1):
+        self.jobs = jobs
+        self._executor: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> "WorkerPool":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown()
+            self._executor = None
+
+    def map(self, fn, arg_tuples, desc: str | None = None, unit: str = "job", progress: bool = True) -> list:
+        """[fn(*args) for args in arg_tuples], in that order whatever order the workers finish in."""
+        arg_tuples = list(arg_tuples)
+        results: list = [None] * len(arg_tuples)
+        bar = tqdm(total=len(arg_tuples), desc=desc, unit=unit, disable=not progress)
+        try:
+            if self.jobs <= 1:
+                for i, args in enumerate(arg_tuples):
+                    results[i] = fn(*args)
+                    bar.update()
+                return results
+            if self._executor is None:
+                # spawn, not fork: forking a process that already runs torch's thread pools can deadlock
+                self._executor = ProcessPoolExecutor(self.jobs, mp_context=mp.get_context("spawn"))
+            futures = {self._executor.submit(fn, *args): i for i, args in enumerate(arg_tuples)}
+            for f in as_completed(futures):
+                results[futures[f]] = f.result()
+                bar.update()
+            return results
+        finally:
+            bar.close()
+
+
 def run_sweep(scenarios: list[tuple[int, int]], seeds: list[int], methods: list[str], base: dict, out: Path,
-              jobs: int = 1, progress: bool = True) -> list[dict]:
+              jobs: int = 1, progress: bool = True, pool: WorkerPool | None = None) -> list[dict]:
+    """One row per (scenario, seed, method), in that nesting order. `pool`: run the jobs there (`jobs` is then
+    ignored), else in a pool of `jobs` workers made for this sweep."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    work = [(sc, seed) for sc in scenarios for seed in seeds]
-    rows: list[dict] = []
-    bar = tqdm(total=len(work), desc="sweep", unit="scenario-seed", disable=not progress)
-    if jobs <= 1:
-        for sc, seed in work:
-            rows += _job(sc, seed, methods, base, out)
-            bar.update()
-    else:
-        # spawn, not fork: forking a process that already runs torch's thread pools can deadlock
-        with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as pool:
-            futures = [pool.submit(_job, sc, seed, methods, base, out) for sc, seed in work]
-            for f in as_completed(futures):
-                rows += f.result()
-                bar.update()
-    bar.close()
-    order = {(f"{s}->{t}", seed, m): i for i, ((s, t), seed, m) in
-             enumerate((sc, seed, m) for sc in scenarios for seed in seeds for m in methods)}
-    rows.sort(key=lambda r: order[(r["scenario"], r["seed"], r["method"])])
-    return rows
+    work = [(sc, seed, methods, base, out) for sc in scenarios for seed in seeds]
+    with contextlib.nullcontext(pool) if pool is not None else WorkerPool(jobs) as p:
+        per_job = p.map(_job, work, desc="sweep", unit="scenario-seed", progress=progress)
+    return [row for rows in per_job for row in rows]
 
 
 def summarise(rows: list[dict], key: str = "macro_f1") -> dict:

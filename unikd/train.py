@@ -23,7 +23,7 @@ from unikd.data.scenario import ScenarioData, scenario_data
 from unikd.methods import METHODS, Batch, StepInfo, teacher_outputs
 from unikd.metrics import scores
 from unikd.models import build_model, count_parameters
-from unikd.rundir import atomic_dir, write_json
+from unikd.rundir import DataFacts, atomic_dir, write_json, write_run
 
 TEACHER_FIELDS = ("dataset", "source", "target", "seed", "teacher_model", "teacher_epochs", "teacher_lr",
                   "batch_size", "weight_decay", "normalise", "lambda_schedule", "dann_ce_weight", "domain_weight",
@@ -42,7 +42,8 @@ def seed_everything(seed: int, threads: int) -> None:
 @dataclass
 class Prepared:
     data: ScenarioData
-    normaliser: Normaliser
+    normaliser: Normaliser  # the target's (exported with the model)
+    source_normaliser: Normaliser  # what the source windows were standardised with
     xs: torch.Tensor
     ys: torch.Tensor
     xt: torch.Tensor
@@ -57,7 +58,7 @@ def prepare(cfg: TrainConfig, data: ScenarioData | None = None) -> Prepared:
     # fitted on training windows only (target labels unused), never on test windows
     src_norm, norm = Normaliser.fit_domains(data.source_train.X, data.target_train.X, cfg.normalise)
     t = lambda n, a: torch.from_numpy(n.apply(a))  # noqa: E731
-    return Prepared(data, norm, t(src_norm, data.source_train.X), torch.from_numpy(data.source_train.y),
+    return Prepared(data, norm, src_norm, t(src_norm, data.source_train.X), torch.from_numpy(data.source_train.y),
                     t(norm, data.target_train.X), torch.from_numpy(data.target_train.y),
                     t(norm, data.target_test.X), data.target_test.y)
 
@@ -181,9 +182,7 @@ def train_student(cfg: TrainConfig, p: Prepared):
 
 
 def train_run(cfg: TrainConfig, data: ScenarioData | None = None) -> Path:
-    """Train and write the run directory (atomically). Returns its path."""
-    from unikd.plots import plot_confusion
-
+    """Train and write the run directory (atomically, unikd.rundir.write_run). Returns its path."""
     torch.set_num_threads(cfg.threads)
     p = prepare(cfg, data)
     student, history, teacher_info, seconds = train_student(cfg, p)
@@ -196,26 +195,8 @@ def train_run(cfg: TrainConfig, data: ScenarioData | None = None) -> Path:
         metrics["teacher"] = {"kind": teacher_info["kind"], "macro_f1": teacher_info["target_test"]["macro_f1"],
                               "accuracy": teacher_info["target_test"]["accuracy"],
                               "seconds": teacher_info["seconds"], "cached": teacher_info["cached"]}
-    ws = d.windows
-    model_info = {"name": cfg.student_model, "in_channels": ws.num_channels, "num_classes": ws.num_classes,
-                  "options": {}, "window": ws.window, "stride": ws.stride, "sample_rate_hz": ws.sample_rate_hz,
-                  "class_names": ws.class_names, "channel_names": ws.channel_names,
-                  "parameters": count_parameters(student)}
-    run_dir = cfg.run_dir()
-    with atomic_dir(run_dir) as tmp:
-        write_json(tmp / "config.json", cfg.to_dict() | {"data_dir": str(cfg.data_dir) if cfg.data_dir else None})
-        write_json(tmp / "model.json", model_info)
-        p.normaliser.save(tmp / "normaliser.json")
-        torch.save(student.state_dict(), tmp / "student.pt")
-        write_history(tmp / "history.csv", history)
-        write_json(tmp / "metrics.json", metrics)
-        plot_confusion(np.asarray(metrics["confusion_matrix"]), d.class_names,
-                       f"{d.scenario.label} {cfg.method} seed {cfg.seed}: macro-F1 {100 * metrics['macro_f1']:.2f}",
-                       tmp / "confusion.png")
-    return run_dir
-
-
-def write_history(path: Path, history: list[dict]) -> None:
-    keys = list(dict.fromkeys(k for row in history for k in row))
-    lines = [",".join(keys)] + [",".join(f"{row.get(k, '')}" for k in keys) for row in history]
-    Path(path).write_text("\n".join(lines) + "\n")
+    return write_run(
+        cfg.run_dir(), config=cfg.to_dict() | {"data_dir": str(cfg.data_dir) if cfg.data_dir else None},
+        model_name=cfg.student_model, facts=DataFacts.of(d.windows), student=student, normaliser=p.normaliser,
+        source_normaliser=p.source_normaliser, metrics=metrics, history=history,
+        confusion_title=f"{d.scenario.label} {cfg.method} seed {cfg.seed}: macro-F1 {100 * metrics['macro_f1']:.2f}")

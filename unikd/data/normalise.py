@@ -58,9 +58,13 @@ class Normaliser:
         return both, both
 
     def apply(self, X: np.ndarray) -> np.ndarray:
-        """X: (N, C, L) float32 -> normalised float32, with float32 arithmetic (as on the device)."""
+        """X: (N, C, L) float32 -> normalised float32: two separately rounded float32 operations, as the device
+        computes them (numpy never fuses them into a multiply-add). Constants given as float64 are rounded to float32
+        first, as the device stores them, so the arithmetic never widens to float64."""
         X = np.asarray(X, np.float32)
-        return ((X - self.mean[None, :, None]) * self.inv_std[None, :, None]).astype(np.float32)
+        mean = np.asarray(self.mean, np.float32)[None, :, None]
+        inv_std = np.asarray(self.inv_std, np.float32)[None, :, None]
+        return (X - mean) * inv_std
 
     def to_dict(self) -> dict:
         return {"kind": self.kind, "mean": self.mean.tolist(), "inv_std": self.inv_std.tolist()}

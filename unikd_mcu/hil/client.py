@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from codegen.metadata import ModelMetadata
 from unikd.errors import UserError
 from unikd_mcu.hil import protocol as P
 
@@ -70,7 +71,7 @@ class Accounting:
                 "unanswered": list(self.unanswered), "stream_repairs": self.stream_repairs}
 
 
-# What must agree between the device's hello and the deployed model's metadata.json: (hello field, metadata key).
+# What must agree between the device's hello and the deployed model's metadata: (Hello field, ModelMetadata field).
 HELLO_VS_METADATA = [("model_hash", "model_sha256"), ("window", "window"), ("channels", "channels"),
                      ("stride", "stride"), ("num_classes", "num_classes"), ("input_scale", "input_scale"),
                      ("input_zero_point", "input_zero_point"), ("output_scale", "output_scale"),
@@ -78,11 +79,11 @@ HELLO_VS_METADATA = [("model_hash", "model_sha256"), ("window", "window"), ("cha
                      ("runtime", "runtime")]
 
 
-def hello_mismatches(hello: P.Hello, metadata: dict) -> list[str]:
-    """Differences between a device's hello and metadata.json; floats compare as float32 (exact)."""
+def hello_mismatches(hello: P.Hello, metadata: ModelMetadata) -> list[str]:
+    """Differences between a device's hello and the model's metadata; floats compare as float32 (exact)."""
     out = []
     for h, m in HELLO_VS_METADATA:
-        dev, host = getattr(hello, h), metadata[m]
+        dev, host = getattr(hello, h), getattr(metadata, m)
         if isinstance(host, float):
             same = np.float32(dev) == np.float32(host)
         else:
@@ -95,12 +96,14 @@ def hello_mismatches(hello: P.Hello, metadata: dict) -> list[str]:
 
 
 class HilClient:
-    def __init__(self, ser, *, timeout: float = 3.0, retries: int = 3, metadata: dict | None = None,
+    def __init__(self, ser, *, timeout: float = 3.0, retries: int = 3, metadata: ModelMetadata | dict | None = None,
                  chunk_samples: int = 32):
         self.ser = ser
         self.timeout = timeout
         self.retries = retries
-        self.metadata = metadata
+        # metadata.json's content as a dict is checked into the typed form once, here, so a missing key fails now
+        # rather than at the first handshake
+        self.metadata = ModelMetadata.from_dict(metadata) if isinstance(metadata, dict) else metadata
         self.chunk_samples = chunk_samples
         self.parser = P.FrameParser()
         self.pending: list[P.Frame] = []

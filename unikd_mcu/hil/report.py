@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from codegen.metadata import ModelMetadata
 from unikd.data.normalise import Normaliser
 from unikd.errors import UserError
 from unikd_mcu.hil import protocol as P
@@ -31,7 +32,7 @@ class Deployed:
     """A built model as the host scores it: metadata.json, the int8 .tflite and the run's data."""
 
     build_dir: Path
-    metadata: dict
+    metadata: ModelMetadata
     model: bytes
     run: object  # unikd.rundir.Run
     data: object  # unikd.data.scenario.ScenarioData
@@ -39,15 +40,13 @@ class Deployed:
 
     @property
     def normaliser(self) -> Normaliser:
-        m = self.metadata
-        return Normaliser(np.asarray(m["norm_mean"], np.float32), np.asarray(m["norm_inv_std"], np.float32),
-                          m.get("norm_kind", "zscore"))
+        return self.metadata.normaliser()
 
     def quantise(self, X_raw: np.ndarray) -> np.ndarray:
         from codegen.quantise import quantise_windows
 
         m = self.metadata
-        return quantise_windows(X_raw, self.normaliser, m["input_scale"], m["input_zero_point"])
+        return quantise_windows(X_raw, self.normaliser, m.input_scale, m.input_zero_point)
 
     def golden(self, q: np.ndarray) -> np.ndarray:
         from codegen.golden import GoldenModel
@@ -63,7 +62,7 @@ def load_deployed(build_dir, run_dir=None, data_dir=None) -> Deployed:
     for name in ("model.tflite", "metadata.json"):
         if not (build_dir / name).is_file():
             raise UserError(f"{build_dir} holds no {name}: build it with `unikd-mcu build --board qemu-m4 --run ...`")
-    metadata = json.loads((build_dir / "metadata.json").read_text())
+    metadata = ModelMetadata.load(build_dir / "metadata.json")
     model = (build_dir / "model.tflite").read_bytes()
     if run_dir is None:
         report = build_dir / "report.json"
@@ -142,9 +141,11 @@ def scored(y_true: np.ndarray, predicted: np.ndarray, k: int) -> np.ndarray:
     return np.where((predicted >= 0) & (predicted < k), predicted, (y_true + 1) % k)
 
 
-def window_mode(client: HilClient, dep: Deployed, progress=None) -> dict:
+def window_mode(client: HilClient, dep: Deployed, progress=None, max_windows: int | None = None) -> dict:
+    """Every window of the target test split (or its first `max_windows`) through the device and the host."""
     part = dep.data.target_test
-    q = dep.quantise(part.X)
+    X, y = part.X[:max_windows], part.y[:max_windows]  # a slice: the deployed data stay whole for other callers
+    q = dep.quantise(X)
     host = dep.golden(q)
     t0 = time.perf_counter()
     results = client.infer_windows(q, progress)
@@ -153,8 +154,8 @@ def window_mode(client: HilClient, dep: Deployed, progress=None) -> dict:
     dev_pred = np.array([r.predicted for r in results])
     host_pred = host.argmax(1)
     same = (dev == host).all(axis=1)
-    k = dep.metadata["num_classes"]
-    dev_scored = scored(part.y, dev_pred, k)
+    k = dep.metadata.num_classes
+    dev_scored = scored(y, dev_pred, k)
     return {
         "windows": int(len(q)),
         "identical_outputs": int(same.sum()),
@@ -163,9 +164,9 @@ def window_mode(client: HilClient, dep: Deployed, progress=None) -> dict:
         "first_differing_windows": [int(i) for i in np.flatnonzero(~same)[:10]],
         "failed_inferences": int(sum(r.status != 0 for r in results)),
         "same_prediction": int((dev_pred == host_pred).sum()),
-        "device": {"accuracy": float((dev_scored == part.y).mean()), "macro_f1": macro_f1(part.y, dev_scored, k)},
-        "host_int8": {"accuracy": float((host_pred == part.y).mean()), "macro_f1": macro_f1(part.y, host_pred, k)},
-        "confusion_matrix": confusion_matrix(part.y, dev_scored, k).tolist(),
+        "device": {"accuracy": float((dev_scored == y).mean()), "macro_f1": macro_f1(y, dev_scored, k)},
+        "host_int8": {"accuracy": float((host_pred == y).mean()), "macro_f1": macro_f1(y, host_pred, k)},
+        "confusion_matrix": confusion_matrix(y, dev_scored, k).tolist(),
         "inference": ticks_summary([r.ticks for r in results if r.status == 0], client.hello),
         "seconds": seconds,
         "windows_per_second": len(q) / seconds if seconds > 0 else None,
@@ -174,9 +175,9 @@ def window_mode(client: HilClient, dep: Deployed, progress=None) -> dict:
 
 def stream_mode(client: HilClient, dep: Deployed, max_windows: int | None = None, progress=None) -> dict:
     m = dep.metadata
-    window, stride = m["window"], m["stride"]
+    window, stride = m.window, m.stride
     segments = pick_segments(subject_segments(dep.data, stride), max_windows, window, stride)
-    rate = float(m["sample_rate_hz"])
+    rate = m.sample_rate_hz
     total = {"segments": len(segments), "windows": 0, "identical": 0, "missing": 0, "extra": 0, "samples": 0,
              "quantised_windows_identical": 0}
     per_segment, ticks, mismatches = [], [], []
@@ -217,7 +218,7 @@ def stream_mode(client: HilClient, dep: Deployed, max_windows: int | None = None
         if progress:
             progress(si + 1, len(segments))
     seconds = time.perf_counter() - t0
-    k = m["num_classes"]
+    k = m.num_classes
     y_true = np.asarray(y_true)
     y_dev = scored(y_true, y_dev, k)
     return {
@@ -344,8 +345,8 @@ def run_hil(client: HilClient, dep: Deployed, *, board: str, link_name: str, str
     hello = client.handshake()
     report = {
         "board": board, "link_name": link_name, "build_dir": str(dep.build_dir),
-        "scenario": f"{dep.metadata.get('dataset')} {dep.metadata.get('source')}->{dep.metadata.get('target')}",
-        "sample_rate_hz": dep.metadata["sample_rate_hz"], "device": hello_dict(hello),
+        "scenario": f"{dep.metadata.dataset} {dep.metadata.source}->{dep.metadata.target}",
+        "sample_rate_hz": dep.metadata.sample_rate_hz, "device": hello_dict(hello),
     }
     if do_window:
         report["window_mode"] = window_mode(client, dep, progress and (lambda i: progress("window", i)))
