@@ -17,7 +17,7 @@ from codegen.build import runtime_report_sections
 from codegen.errors import DeployError, ToolMissingError
 from codegen.runtimes import RUNTIMES, MemoryNeed, Runtime, RuntimeFiles, get_runtime, runtime_names
 from codegen.toolchains import TOOLCHAINS, compile_projects, find_flash_tool, get_toolchain
-from test_codegen_shared import TINY_BOARD_YAML
+from helpers import TINY_BOARD_YAML
 from unikd.errors import UserError
 from unikd_mcu.cli import main
 

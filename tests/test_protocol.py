@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from test_codegen_shared import require_tools
+from helpers import require_tools
 from unikd_mcu.hil import protocol as P
 
 ROOT = Path(__file__).resolve().parents[1]
