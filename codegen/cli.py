@@ -9,9 +9,10 @@ from pathlib import Path
 import click
 
 from codegen.errors import DeployError, ToolMissingError
+from codegen.sensors import IMU_SENSORS
 
 RUNTIME_CHOICE = click.Choice(["aot", "tflm"])
-SENSOR_CHOICE = click.Choice(["mpu6050", "lsm9ds1", "serial"])
+SENSOR_CHOICE = click.Choice([*IMU_SENSORS, "serial"])
 
 
 @click.command("boards")

@@ -15,11 +15,12 @@ from pathlib import Path
 import yaml
 
 from codegen.errors import DeployError
+from codegen.sensors import IMU_SENSORS
 from unikd.registry import Registry
 
 BOARDS_DIR = Path(__file__).resolve().parent
 ENV_VAR = "UNIKD_BOARDS_PATH"
-SENSORS = ("mpu6050", "lsm9ds1", "serial")
+SENSORS = (*IMU_SENSORS, "serial")  # an IMU of the registry, or samples over the serial link
 RUNTIMES = ("aot", "tflm")
 
 
