@@ -8,7 +8,6 @@ misconfigured CI cannot pass by testing nothing.
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -112,102 +111,24 @@ def uci_archive_dir(tmp_path_factory, make_uci_archive):
     return data_dir, rows
 
 
-# --- toolchains --------------------------------------------------------------------------------------------------
-
-
-def tool_exists(name: str) -> bool:
-    return shutil.which(name) is not None
-
-
-REQUIRE_ENV = "UNIKD_REQUIRE_TOOLCHAINS"
-
-
-def require_tools(*names: str) -> None:
-    """Skip (loudly, naming the tools) when a toolchain is missing. Under CI (CI=true, as .ci/run runs) or with
-    $UNIKD_REQUIRE_TOOLCHAINS=1 fail instead, so a machine without compilers cannot pass by skipping: every tool
-    named here is one that scripts/setup.sh installs."""
-    missing = [n for n in names if not tool_exists(n)]
-    if missing:
-        msg = f"not installed: {', '.join(missing)} (Debian: bash scripts/setup.sh)"
-        if os.environ.get("CI") == "true" or os.environ.get(REQUIRE_ENV) == "1":
-            pytest.fail(f"{msg}; CI=true or ${REQUIRE_ENV}=1 requires every toolchain")
-        pytest.skip(msg)
-
-
-# --- the firmware core on the host board (firmware/boards/host) with a TEST DOUBLE runtime ------------------------
-# Shared by test_firmware_core.py (raw bytes through stdin/stdout) and test_protocol_client.py (the HIL client over
-# a pipe). The double (tests/firmware/test_double_runtime.c) is mirrored by double_runtime() below.
-
-DEVICE_W, DEVICE_C, DEVICE_STRIDE, DEVICE_K = 128, 9, 64, 6
-DEVICE_SEED = 1234
-_rng0 = np.random.default_rng(DEVICE_SEED)
-# Channel 1 has mean 0, inv_std 1 and the scale is a power of two, so exact halves (ties) are easy to produce.
-DEVICE_MEAN = np.r_[0.3, 0.0, _rng0.normal(0, 0.5, DEVICE_C - 2)].astype(np.float32)
-DEVICE_INV_STD = np.r_[2.7, 1.0, _rng0.uniform(0.5, 4.0, DEVICE_C - 2)].astype(np.float32)
-DEVICE_SCALE = np.float32(0.0625)
-DEVICE_ZP = -3
-DEVICE_CLASSES = ["walk", "upstairs", "downstairs", "sit", "stand", "lie"]
-TEST_DOUBLE_RUNTIME = REPO_ROOT / "tests" / "firmware" / "test_double_runtime.c"
-
-
-def fake_metadata(**changes):
-    """Metadata of a model that does not exist (no .tflite is needed to test the core)."""
-    from codegen.metadata import ModelMetadata
-
-    W, C = DEVICE_W, DEVICE_C
-    fields = dict(
-        model_sha256="ab" * 32, model_bytes=0, input_shape=[1, 1, W, C], output_shape=[1, DEVICE_K],
-        input_scale=float(DEVICE_SCALE), input_zero_point=DEVICE_ZP, output_scale=0.125, output_zero_point=7,
-        window=W, channels=C, stride=DEVICE_STRIDE, num_classes=DEVICE_K, class_names=DEVICE_CLASSES,
-        channel_names=[f"ch{i}" for i in range(C)], sample_rate_hz=50.0, norm_kind="zscore",
-        norm_mean=[float(v) for v in DEVICE_MEAN], norm_inv_std=[float(v) for v in DEVICE_INV_STD], runtime="aot",
-        dataset="test", source=0, target=1, method="none")
-    fields.update(changes)
-    return ModelMetadata(**fields)
-
-
-def build_test_device(out: Path, board: str = "host", make_vars: dict | None = None) -> Path:
-    """The whole core with the fake model's metadata and the test double runtime, built for `board` by its own
-    Makefile (unikd_mcu.hil.images, the recipe of every image)."""
-    from codegen.carrays import model_meta_header
-    from unikd_mcu.hil.images import build_image, core_sources
-
-    require_tools("make", "gcc" if board == "host" else "arm-none-eabi-gcc")
-    return build_image(board, out, {"core": core_sources(),
-                                    "model": {"unikd_model_meta.h": model_meta_header(fake_metadata())},
-                                    "runtime": [TEST_DOUBLE_RUNTIME]}, make_vars=make_vars)
+# --- toolchains and the firmware core on the host board -----------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
-def host_device(tmp_path_factory) -> Path:
-    """The host board's executable (modes: firmware/boards/host/board.c), built once per session."""
-    return build_test_device(tmp_path_factory.mktemp("host_device"))
+def require_tools():
+    """The toolchain gate as a function, require_tools("gcc", "make"): skips naming what is missing, fails under
+    CI=true. A fixture rather than an import, since `conftest` names another module when tests/ and hil_tests/ run
+    together."""
+    from test_codegen_shared import require_tools as check
+
+    return check
 
 
-def double_runtime(window: np.ndarray) -> np.ndarray:
-    """Python mirror of the test double runtime: window int8 (W, C) -> int8 (K,)."""
-    s = window.astype(np.int64)
-    out = []
-    for k in range(DEVICE_K):
-        t = int(s[:, k % DEVICE_C].sum())
-        v = (abs(t) // 64) * (1 if t >= 0 else -1) + k
-        out.append(min(127, max(-128, v)))
-    return np.array(out, np.int8)
+@pytest.fixture(scope="session")
+def host_device(tmp_path_factory, require_tools) -> Path:
+    """The whole core with a fake model and the TEST DOUBLE runtime, built once per session for the host board
+    (firmware/boards/host: serial link on stdin/stdout, deterministic timer; modes in its board.c)."""
+    from fake_device import build_fake_device
 
-
-def random_windows(n, rng):
-    """int8 windows with no -128 (so none triggers the double's failure)."""
-    return rng.integers(-127, 128, size=(n, DEVICE_W, DEVICE_C), dtype=np.int8)
-
-
-def stream_expectations(stream: np.ndarray, base: int) -> dict:
-    """stream (T, C) raw float32 -> {end index: expected outputs} for every window the device must infer."""
-    from codegen.quantise import quantise_windows
-    from unikd.data.normalise import Normaliser
-
-    norm = Normaliser(DEVICE_MEAN, DEVICE_INV_STD)
-    out = {}
-    for end in range(DEVICE_W, len(stream) + 1, DEVICE_STRIDE):
-        q = quantise_windows(stream[end - DEVICE_W : end].T[None], norm, float(DEVICE_SCALE), DEVICE_ZP)[0]
-        out[base + end] = double_runtime(q)
-    return out
+    require_tools("make", "gcc")
+    return build_fake_device(tmp_path_factory.mktemp("host_device"))

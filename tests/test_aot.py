@@ -10,7 +10,7 @@ Makefile (unikd_mcu.hil.images) and fed one WINDOW request per window over the s
 (gcc, stdin/stdout) and on the emulated qemu-m4 (QEMU mps2-an386, booted by unikd_mcu.hil.session).
 
 Toolchain-gated: the Cortex-M4 build and the run on the emulated board skip when arm-none-eabi-gcc or
-qemu-system-arm is missing, and fail instead under CI (conftest.require_tools)."""
+qemu-system-arm is missing, and fail instead under CI (the require_tools fixture)."""
 from __future__ import annotations
 
 import hashlib
@@ -20,11 +20,12 @@ import numpy as np
 import pytest
 
 from codegen.carrays import model_meta_header
-from conftest import fake_metadata, require_tools
+from fake_device import fake_metadata
 from unikd.errors import UserError
 from unikd_mcu.hil.images import build_image, core_sources, run_host_windows
 
 tf = pytest.importorskip("tensorflow")
+pytestmark = pytest.mark.usefixtures("host_toolchain")
 tflm_runtime = pytest.importorskip("tflite_micro").runtime
 
 from codegen.aot import UnsupportedOpError, generate  # noqa: E402
@@ -248,8 +249,12 @@ def _build_firmware(board: str, tflite_bytes: bytes, out_dir: Path) -> tuple[Pat
     return image, report
 
 
-def _build_host(tflite_bytes: bytes, out_dir: Path) -> tuple[Path, dict]:
+@pytest.fixture(scope="module")
+def host_toolchain(require_tools):
     require_tools("make", "gcc")
+
+
+def _build_host(tflite_bytes: bytes, out_dir: Path) -> tuple[Path, dict]:
     return _build_firmware("host", tflite_bytes, out_dir)
 
 
@@ -355,7 +360,7 @@ def test_report_and_memory_plan(models, windows, tmp_path):
                 assert a["offset"] + a["bytes"] <= b["offset"] or b["offset"] + b["bytes"] <= a["offset"]
 
 
-def test_generated_c_builds_for_cortex_m4(models, tmp_path):
+def test_generated_c_builds_for_cortex_m4(models, tmp_path, require_tools):
     """The generated sources (student and softmax models) build warning-free into the emulated board's firmware."""
     require_tools("make", "arm-none-eabi-gcc")
     for name in ("student_gap", "softmax"):
@@ -363,7 +368,7 @@ def test_generated_c_builds_for_cortex_m4(models, tmp_path):
         assert elf.read_bytes()[:4] == b"\x7fELF"
 
 
-def test_generated_c_is_bit_exact_on_the_emulated_cortex_m4(models, windows, tmp_path):
+def test_generated_c_is_bit_exact_on_the_emulated_cortex_m4(models, windows, tmp_path, require_tools):
     """The student's generated C in the qemu-m4 firmware, run on QEMU mps2-an386, equals TFLM on the host; the
     firmware times each inference (SysTick: one tick = 40 instructions under -icount shift=0)."""
     from unikd_mcu.hil.session import hil_session

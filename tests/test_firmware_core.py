@@ -16,10 +16,8 @@ import pytest
 
 from codegen.quantise import quantise_windows
 from codegen.sensors import GRAVITY_CUTOFF_HZ, IMU_QUANTITIES, channel_sources
-from conftest import (DEVICE_C as C, DEVICE_CLASSES as CLASSES, DEVICE_INV_STD as INV_STD, DEVICE_K as K,
-                      DEVICE_MEAN as MEAN, DEVICE_SCALE as SCALE, DEVICE_SEED as SEED, DEVICE_STRIDE as STRIDE,
-                      DEVICE_W as W, DEVICE_ZP as ZP, build_test_device, double_runtime, random_windows,
-                      stream_expectations)
+from fake_device import (CLASSES, INV_STD, MEAN, SCALE, SEED, STRIDE, ZP, C, K, W, build_fake_device,
+                         double_runtime, random_windows, stream_expectations)
 from unikd.data.normalise import Normaliser
 from unikd_mcu.hil import protocol as P
 from unikd_mcu.hil.images import BOARDS_DIR
@@ -59,10 +57,11 @@ def check_result(frame, seq, window):
 
 # ---- builds -------------------------------------------------------------------------------------------------
 
-def test_core_builds_warning_free_for_cortex_m4(tmp_path):
+def test_core_builds_warning_free_for_cortex_m4(tmp_path, require_tools):
     """The whole core (strict ISO C99: -pedantic -Werror), the qemu-m4 board glue and the test double link into an
     image for the emulated board, by the board's own Makefile."""
-    elf = build_test_device(tmp_path, "qemu-m4")
+    require_tools("make", "arm-none-eabi-gcc")
+    elf = build_fake_device(tmp_path, "qemu-m4")
     head = elf.read_bytes()[:20]
     assert head[:4] == b"\x7fELF" and head[4] == 1 and int.from_bytes(head[18:20], "little") == 40  # 32-bit ARM
 
@@ -206,11 +205,11 @@ def qemu_m4_port_defines() -> str:
 
 
 @pytest.fixture(scope="module")
-def core_timed_as_qemu_m4(tmp_path_factory) -> Path:
+def core_timed_as_qemu_m4(tmp_path_factory, host_device) -> Path:
     """The host board built with qemu-m4's timer unit and gap, so the core decides gaps as on that board."""
     defines = qemu_m4_port_defines()
     assert "UNIKD_TIMER_QEMU_INSTRUCTIONS_DIV40" in defines and "UNIKD_RX_GAP_MS" in defines, defines
-    return build_test_device(tmp_path_factory.mktemp("host_as_qemu_m4"), make_vars={"CPPFLAGS": defines})
+    return build_fake_device(tmp_path_factory.mktemp("host_as_qemu_m4"), make_vars={"CPPFLAGS": defines})
 
 
 # 100 ms in microseconds (the default port); 500 ms in 25 MHz SysTick ticks on qemu-m4 (its RX_GAP_TICKS before

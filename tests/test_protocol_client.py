@@ -1,6 +1,6 @@
 """unikd_mcu.hil.client against the real firmware core built for the host board (firmware/boards/host, with the
-TEST DOUBLE runtime; conftest.host_device), over a pipe: handshake and model check, window and stream mode, retries and accounting. The
-same client against the real aot runtime in QEMU is hil_tests/."""
+TEST DOUBLE runtime; conftest.host_device), over a pipe: handshake and model check, window and stream mode,
+retries and accounting. The same client against the real aot runtime in QEMU is hil_tests/."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from codegen.quantise import quantise_windows
-from conftest import (DEVICE_INV_STD as INV_STD, DEVICE_MEAN as MEAN, DEVICE_SCALE as SCALE, DEVICE_SEED as SEED,
-                      DEVICE_ZP as ZP, double_runtime, fake_metadata, random_windows, stream_expectations)
+from fake_device import (INV_STD, MEAN, SCALE, SEED, ZP, double_runtime, fake_metadata, random_windows,
+                         stream_expectations)
 from unikd.data.normalise import Normaliser
 from unikd_mcu.hil import protocol as P
 from unikd_mcu.hil.client import HilClient, ModelMismatch

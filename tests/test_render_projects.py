@@ -123,7 +123,8 @@ def test_imu_sketch_maps_ucihar_channels(tmp_path, real_data_dir, model, runtime
     ino = (tmp_path / "arduino" / "unikd_esp32" / "unikd_esp32.ino").read_text()
     # body_acc xyz <- 3,4,5; body_gyro xyz <- gyro 6,7,8; total_acc xyz <- 0,1,2
     assert "kChannelSource[UNIKD_CHANNELS] = { 3, 4, 5, 6, 7, 8, 0, 1, 2 };" in ino
-    assert "unikd_app_push_sample(sample)" in ino and "unikd_app_feed_byte" in ino
+    assert "unikd_app_push_sample(sample)" in ino and "unikd_rx_byte" in ino  # through the core's receive path
+    assert "unikd_sensor_convert(&g_sensor, acc, gyro, sample)" in ino  # and its IMU front end
     drv = (tmp_path / "arduino" / "unikd_esp32" / "unikd_imu_mpu6050.cpp").read_text()
     assert "Wire.begin(21, 22);" in drv and "kAddress = 0x68" in drv
 
