@@ -52,7 +52,7 @@ def check_result(frame, seq, window):
     expected = double_runtime(window)
     assert np.frombuffer(r.outputs, np.int8).tolist() == expected.tolist()
     assert r.predicted == int(np.argmax(expected)) and r.status == 0
-    assert r.ticks == 1000  # the harness timer advances 1000 per read
+    assert r.ticks == 1000  # the host board's timer advances 1000 per read
 
 
 # ---- builds -------------------------------------------------------------------------------------------------
