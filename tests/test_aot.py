@@ -240,12 +240,13 @@ def _metadata(tflite_bytes: bytes):
         num_classes=k, class_names=[chr(65 + i % 26) for i in range(k)], norm_mean=[0.0] * 9, norm_inv_std=[1.0] * 9)
 
 
-def _build_firmware(board: str, tflite_bytes: bytes, out_dir: Path) -> tuple[Path, dict]:
+def _build_firmware(board: str, tflite_bytes: bytes, out_dir: Path, objects: Path) -> tuple[Path, dict]:
     """The aot C generated into out_dir, linked with the portable core into `board`'s firmware image."""
     report = generate(tflite_bytes, out_dir)
     runtime = [out_dir / f for f in report["files"]]
     meta = {"unikd_model_meta.h": model_meta_header(_metadata(tflite_bytes))}
-    image = build_image(board, out_dir / f"image-{board}", {"core": core_sources(), "model": meta, "runtime": runtime})
+    image = build_image(board, out_dir / f"image-{board}", {"core": core_sources(), "model": meta, "runtime": runtime},
+                        object_cache=objects)
     return image, report
 
 
@@ -254,8 +255,15 @@ def host_toolchain(require_tools):
     require_tools("make", "gcc")
 
 
-def _build_host(tflite_bytes: bytes, out_dir: Path) -> tuple[Path, dict]:
-    return _build_firmware("host", tflite_bytes, out_dir)
+@pytest.fixture(scope="module")
+def objects(tmp_path_factory) -> Path:
+    """One object cache for the module: the kernels and part of the core are the same for every model, so each
+    image compiles only what differs (unikd_mcu.hil.images.build_image)."""
+    return tmp_path_factory.mktemp("objects")
+
+
+def _build_host(tflite_bytes: bytes, out_dir: Path, objects: Path) -> tuple[Path, dict]:
+    return _build_firmware("host", tflite_bytes, out_dir, objects)
 
 
 def _run_host(exe: Path, inputs: np.ndarray, n_out: int) -> tuple[np.ndarray, int]:
@@ -267,8 +275,8 @@ def _run_host(exe: Path, inputs: np.ndarray, n_out: int) -> tuple[np.ndarray, in
     return np.stack(outs) if outs else np.zeros((0, n_out), np.int8), hello.runtime_ram_bytes
 
 
-def _compare(tflite_bytes, windows, tmp_path, n_real=200, n_random=100):
-    exe, report = _build_host(tflite_bytes, tmp_path)
+def _compare(tflite_bytes, windows, tmp_path, objects, n_real=200, n_random=100):
+    exe, report = _build_host(tflite_bytes, tmp_path, objects)
     inputs = _inputs(tflite_bytes, windows, n_real, n_random)
     expected = _tflm(tflite_bytes, inputs)
     got, ram = _run_host(exe, inputs, expected.shape[1])
@@ -290,19 +298,20 @@ SMALL_MODELS = ["avgpool", "softmax", "softmax_beta_0.3", "softmax_beta_40", "re
 
 
 @pytest.mark.parametrize("name", CNN_MODELS)
-def test_cnn_bit_exact_with_tflm(name, models, windows, tmp_path):
+def test_cnn_bit_exact_with_tflm(name, models, windows, tmp_path, objects):
     """Student/teacher-shaped CNNs: every window (saturated, random, real target) equals TFLM's output."""
     n_real, n_random = {"student_gap": (200, 100), "teacher": (60, 40)}.get(name, (100, 50))
-    inputs, expected, got, _, _ = _compare(models[name], windows, tmp_path, n_real=n_real, n_random=n_random)
+    inputs, expected, got, _, _ = _compare(models[name], windows, tmp_path, objects, n_real=n_real,
+                                         n_random=n_random)
     # The comparison only means something if the outputs move with the input.
     assert len(np.unique(expected[4:], axis=0)) > len(inputs) // 4, "reference outputs barely vary"
     _assert_bit_exact(expected, got, name)
 
 
 @pytest.mark.parametrize("name", SMALL_MODELS)
-def test_small_models_bit_exact_with_tflm(name, models, windows, tmp_path):
+def test_small_models_bit_exact_with_tflm(name, models, windows, tmp_path, objects):
     """AVERAGE_POOL_2D, SOFTMAX, RESHAPE, conv options (stride, dilation, RELU6) and extreme zero points."""
-    _, expected, got, _, _ = _compare(models[name], windows, tmp_path, n_real=100, n_random=60)
+    _, expected, got, _, _ = _compare(models[name], windows, tmp_path, objects, n_real=100, n_random=60)
     assert len(np.unique(expected, axis=0)) > 20, "reference outputs barely vary"
     _assert_bit_exact(expected, got, name)
 
@@ -337,9 +346,9 @@ def test_models_cover_the_ops_and_edge_quantisation(models):
     assert t[mean.inputs[0]].zero_point == t[mean.outputs[0]].zero_point
 
 
-def test_report_and_memory_plan(models, windows, tmp_path):
+def test_report_and_memory_plan(models, windows, tmp_path, objects):
     """RAM plan reuses buffers, matches what the C runtime reports, and MACs/weights add up for the student."""
-    exe, report = _build_host(models["student_gap"], tmp_path)
+    exe, report = _build_host(models["student_gap"], tmp_path, objects)
     _, ram = _run_host(exe, np.zeros((0, 1, 1, 128, 9), np.int8), 6)
     assert ram == report["ram_bytes"] > 0
     assert report["ram_bytes"] < report["naive_ram_bytes"] / 2
@@ -360,22 +369,22 @@ def test_report_and_memory_plan(models, windows, tmp_path):
                 assert a["offset"] + a["bytes"] <= b["offset"] or b["offset"] + b["bytes"] <= a["offset"]
 
 
-def test_generated_c_builds_for_cortex_m4(models, tmp_path, require_tools):
+def test_generated_c_builds_for_cortex_m4(models, tmp_path, require_tools, objects):
     """The generated sources (student and softmax models) build warning-free into the emulated board's firmware."""
     require_tools("make", "arm-none-eabi-gcc")
     for name in ("student_gap", "softmax"):
-        elf, _ = _build_firmware("qemu-m4", models[name], tmp_path / name)
+        elf, _ = _build_firmware("qemu-m4", models[name], tmp_path / name, objects)
         assert elf.read_bytes()[:4] == b"\x7fELF"
 
 
-def test_generated_c_is_bit_exact_on_the_emulated_cortex_m4(models, windows, tmp_path, require_tools):
+def test_generated_c_is_bit_exact_on_the_emulated_cortex_m4(models, windows, tmp_path, require_tools, objects):
     """The student's generated C in the qemu-m4 firmware, run on QEMU mps2-an386, equals TFLM on the host; the
     firmware times each inference (SysTick: one tick = 40 instructions under -icount shift=0)."""
     from unikd_mcu.hil.session import hil_session
 
     require_tools("make", "arm-none-eabi-gcc", "qemu-system-arm")
     tflite = models["student_gap"]
-    elf, report = _build_firmware("qemu-m4", tflite, tmp_path)
+    elf, report = _build_firmware("qemu-m4", tflite, tmp_path, objects)
     inputs = _inputs(tflite, windows, n_real=12, n_random=4)
     with hil_session(_metadata(tflite).to_dict(), elf=elf, timeout=30.0) as s:
         results = s.client.infer_windows(inputs)

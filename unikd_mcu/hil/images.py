@@ -14,6 +14,9 @@ firmware/boards/host/board.c for its modes).
 
 from __future__ import annotations
 
+import hashlib
+import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterable, Mapping
@@ -25,6 +28,7 @@ from unikd.errors import UserError
 BOARDS_DIR = FIRMWARE_DIR / "boards"
 CORE_DIR = FIRMWARE_DIR / "core"
 IMAGE = Path("build") / "fw.elf"
+OBJECTS = Path("build")  # both Makefiles put the object of <dir>/<name>.c at build/<dir>/<name>.o
 COMPILERS = {"qemu-m4": "arm-none-eabi-gcc", "host": "gcc"}
 DEBIAN_PACKAGES = {"qemu-m4": "gcc-arm-none-eabi libnewlib-arm-none-eabi", "host": "gcc"}
 
@@ -93,13 +97,57 @@ def build_firmware(project_dir, jobs: int = 2, make_vars: Mapping[str, str] | No
     return project_dir / IMAGE
 
 
+def _sources(project: Path) -> list[Path]:
+    return sorted(project.glob("*.c")) + sorted(project.glob("*/*.c"))
+
+
+def _object_keys(project: Path, make_vars: Mapping[str, str] | None) -> dict[Path, str]:
+    """For each source of a staged project: a hash of what its object depends on (the Makefile, make's variables,
+    the source and every project header it includes, directly or not)."""
+    headers = {p.name: p for p in [*project.glob("*.h"), *project.glob("*/*.h")]}
+    base = hashlib.sha256((project / "Makefile").read_bytes() + repr(sorted((make_vars or {}).items())).encode())
+    keys = {}
+    for src in _sources(project):
+        h, todo, seen = base.copy(), [src], set()
+        h.update(str(src.relative_to(project)).encode())
+        while todo:
+            f = todo.pop()
+            text = f.read_bytes()
+            h.update(f.name.encode() + b"\0" + text)
+            for name in re.findall(rb'^\s*#\s*include\s+"([^"]+)"', text, re.M):
+                name = name.decode()
+                if name in headers and name not in seen:
+                    seen.add(name)
+                    todo.append(headers[name])
+        keys[src] = h.hexdigest()
+    return keys
+
+
 def build_image(board: str, project: Path, parts: Mapping[str, Part], jobs: int = 2,
-                make_vars: Mapping[str, str] | None = None) -> Path:
-    """Stage `parts` for `board` into `project` and build it with the board's Makefile; returns the image."""
+                make_vars: Mapping[str, str] | None = None, object_cache: Path | None = None) -> Path:
+    """Stage `parts` for `board` into `project` and build it with the board's Makefile; returns the image.
+    object_cache: a folder of objects kept by _object_keys, so that images sharing sources (a test session's aot
+    kernels, the core) compile each of them once; make sees a cached object as up to date."""
     missing = missing_tools(board)
     if missing:
         raise FirmwareError(f"missing {', '.join(missing)}; on Debian: apt-get install {DEBIAN_PACKAGES[board]} make")
-    return build_firmware(stage(board, project, parts), jobs, make_vars)
+    project = stage(board, project, parts)
+    keys = _object_keys(project, make_vars) if object_cache else {}
+    newest = max((p.stat().st_mtime for p in project.rglob("*") if p.is_file()), default=0.0)
+    for src, key in keys.items():
+        cached = Path(object_cache) / f"{key}.o"
+        if cached.is_file():
+            obj = project / OBJECTS / src.relative_to(project).with_suffix(".o")
+            obj.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(cached, obj)
+            os.utime(obj, (newest + 1, newest + 1))  # newer than every source and header staged
+    image = build_firmware(project, jobs, make_vars)
+    for src, key in keys.items():
+        cached = Path(object_cache) / f"{key}.o"
+        if not cached.is_file():
+            Path(object_cache).mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(project / OBJECTS / src.relative_to(project).with_suffix(".o"), cached)
+    return image
 
 
 def run_host_windows(exe: Path, windows) -> tuple:
