@@ -66,6 +66,26 @@ def test_core_builds_warning_free_for_cortex_m4(tmp_path, require_tools):
     assert head[:4] == b"\x7fELF" and head[4] == 1 and int.from_bytes(head[18:20], "little") == 40  # 32-bit ARM
 
 
+def test_object_cache_reuses_exactly_the_objects_whose_inputs_are_unchanged(tmp_path, host_device):
+    log = tmp_path / "compiled.log"
+    cc = tmp_path / "cc"  # gcc that notes each source it compiles
+    cc.write_text(f'#!/bin/sh\nfor a; do case "$a" in *.c) echo "$a" >> {log};; esac; done\nexec gcc "$@"\n')
+    cc.chmod(0o755)
+    cache, make_vars = tmp_path / "objects", {"CC": str(cc)}
+    first = build_fake_device(tmp_path / "a", make_vars=make_vars, object_cache=cache)
+    assert len(log.read_text().split()) == len(list(cache.iterdir())) == 7
+    log.unlink()
+    second = build_fake_device(tmp_path / "b", make_vars=make_vars, object_cache=cache, output_zero_point=9)
+
+    def hello(exe):
+        return P.Hello.unpack(frames_of(run_core(exe, b""))[0].payload)
+
+    assert (hello(first).output_zero_point, hello(second).output_zero_point) == (7, 9)
+    # Another model header: what includes it is compiled again; the frame and receive code include none (reused).
+    assert sorted(log.read_text().split()) == ["board.c", "core/unikd_app.c", "core/unikd_sensor.c",
+                                               "core/unikd_window.c", "runtime/test_double_runtime.c"]
+
+
 # ---- quantisation -------------------------------------------------------------------------------------------
 
 def test_quantisation_bit_exact_with_host_quantiser(core):
