@@ -7,13 +7,8 @@
 
 #include "unikd_port.h"
 
-/* A pause this long (milliseconds) after the last received byte means the host gave up on a frame. A board whose
- * link or clock needs another figure defines it on the command line (qemu-m4: 500, see its Makefile). */
-#ifndef UNIKD_RX_GAP_MS
-#define UNIKD_RX_GAP_MS 100
-#endif
-
-/* The gap in UNIKD_PORT_TIMER_UNIT ticks: the one place that knows how many ticks a millisecond is. */
+/* The gap (UNIKD_RX_GAP_MS, a board macro of unikd_port.h) in UNIKD_PORT_TIMER_UNIT ticks: the one place that
+ * knows how many ticks a millisecond is. */
 #if UNIKD_PORT_TIMER_UNIT == UNIKD_TIMER_MICROSECONDS
 #define UNIKD_RX_TICKS_PER_MS 1000u
 #elif UNIKD_PORT_TIMER_UNIT == UNIKD_TIMER_QEMU_INSTRUCTIONS_DIV40
