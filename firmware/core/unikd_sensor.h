@@ -27,8 +27,8 @@ typedef struct {
  * in float32. */
 float unikd_gravity_alpha(float cutoff_hz, float rate_hz);
 
-/* source: UNIKD_CHANNELS indices below UNIKD_IMU_QUANTITIES (codegen.sensors.channel_sources); the filter runs at
- * UNIKD_SAMPLE_RATE_HZ. */
+/* source: UNIKD_CHANNELS indices below UNIKD_IMU_QUANTITIES (codegen.sensors.channel_sources; an index out of
+ * range feeds 0 rather than reading past the quantities); the filter runs at UNIKD_SAMPLE_RATE_HZ. */
 void unikd_sensor_init(unikd_sensor *s, const uint8_t *source, float cutoff_hz);
 
 /* One reading -> out[UNIKD_CHANNELS], ready for unikd_app_push_sample. */

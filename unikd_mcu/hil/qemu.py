@@ -61,6 +61,11 @@ class QemuBoard:
     def url(self) -> str:
         return f"socket://127.0.0.1:{self.port}"
 
+    @property
+    def link_name(self) -> str:
+        """How reports name this link."""
+        return f"QEMU mps2-an386 UART over {self.url} (-icount shift=0)"
+
     def __enter__(self) -> "QemuBoard":
         try:
             self.start()

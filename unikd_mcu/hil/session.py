@@ -56,7 +56,6 @@ def open_board(*, elf: Path | None = None, port: str | None = None, board: str =
         if board != "qemu-m4":
             raise UserError(f"board {board} is a real board: give --port")
         with QemuBoard(elf, timeout=timeout) as emu:
-            emu.link_name = f"QEMU mps2-an386 UART over {emu.url} (-icount shift=0)"
             yield emu
         return
     import serial
