@@ -7,11 +7,12 @@ from pathlib import Path
 
 import click
 
+from codegen.boards import SENSORS
 from codegen.errors import DeployError
 from codegen.runtimes import runtime_names
 
 RUNTIME_CHOICE = click.Choice(runtime_names())
-SENSOR_CHOICE = click.Choice(["mpu6050", "lsm9ds1", "serial"])
+SENSOR_CHOICE = click.Choice(SENSORS)
 
 
 @click.command("boards")

@@ -21,13 +21,11 @@ from codegen.carrays import model_c_files
 from codegen.errors import DeployError
 from codegen.metadata import ModelMetadata
 from codegen.runtimes import RuntimeFiles, board_runtime
-from codegen.sensors import IMU_QUANTITIES, IMU_SENSORS, channel_sources
+from codegen.sensors import GRAVITY_CUTOFF_HZ, IMU_QUANTITIES, IMU_SENSORS, channel_sources
 from codegen.templating import render_template
 
 CORE_DIR = FIRMWARE_DIR / "core"
 BOARDS_FIRMWARE_DIR = FIRMWARE_DIR / "boards"
-GRAVITY_CUTOFF_HZ = 0.3
-RX_GAP_MS = 100
 EMULATED_DIR = "make"
 
 
@@ -80,7 +78,7 @@ def render_project(board: Board, model: bytes, meta: ModelMetadata, runtime: Run
     sensor = sensor or board.sensor
     if board.is_emulated and sensor != "serial":
         raise DeployError(f"the emulated board {board.name} has no IMU; its samples come over serial")
-    imu = sensor in IMU_SENSORS
+    imu = IMU_SENSORS.get(sensor)
     sources = channel_sources(meta.channel_names, sensor)
     out = Path(out)
 
@@ -88,7 +86,7 @@ def render_project(board: Board, model: bytes, meta: ModelMetadata, runtime: Run
     sda, scl = opts.get("i2c_sda"), opts.get("i2c_scl")
     values = dict(
         board=board, meta=meta, runtime=runtime.name, imu=imu, sensor=sensor, channel_names=meta.channel_names,
-        channel_sources=sources, gravity_cutoff_hz=GRAVITY_CUTOFF_HZ, rx_gap_ms=RX_GAP_MS,
+        channel_sources=sources, gravity_cutoff_hz=GRAVITY_CUTOFF_HZ,
         sda=sda, scl=scl,
         sda_text=f"GPIO {sda}" if sda is not None else "the board's default SDA pin",
         scl_text=f"GPIO {scl}" if scl is not None else "the board's default SCL pin",
@@ -101,7 +99,7 @@ def render_project(board: Board, model: bytes, meta: ModelMetadata, runtime: Run
     imu_files = {}
     if imu:
         imu_files = {"unikd_imu.h": render_template("unikd_imu.h.j2"),
-                     f"unikd_imu_{sensor}.cpp": render_template(f"unikd_imu_{sensor}.cpp.j2", **values)}
+                     f"unikd_imu_{sensor}.cpp": render_template(imu.driver_template, **values)}
     sketch = render_template("unikd_sketch.cpp.j2", **values)
     if values["tflm_header"]:
         # Arduino finds a library by the headers the sketch includes: name the TFLM library's own header.
@@ -122,8 +120,8 @@ def render_project(board: Board, model: bytes, meta: ModelMetadata, runtime: Run
         lib_deps = []
         if runtime.name == "tflm":
             lib_deps.append(board.tflm["platformio_lib"])
-        if sensor == "lsm9ds1":
-            lib_deps.append("arduino-libraries/Arduino_LSM9DS1")
+        if imu and imu.platformio_library:
+            lib_deps.append(imu.platformio_library)
         ini = render_template("platformio.ini.j2", board=board, runtime=runtime.name, pio=board.platformio,
                               lib_deps=lib_deps)
         files = _merge(common, runtime.files, imu_files, {"main.cpp": sketch})
@@ -148,8 +146,8 @@ def render_project(board: Board, model: bytes, meta: ModelMetadata, runtime: Run
     arduino_libs = []
     if runtime.name == "tflm" and board.tflm:
         arduino_libs.append(board.tflm["arduino_library"])
-    if sensor == "lsm9ds1":
-        arduino_libs.append("Arduino_LSM9DS1")
+    if imu and imu.arduino_library:
+        arduino_libs.append(imu.arduino_library)
     readme = render_template("PROJECT_README.md.j2", folders=folders, sketch=sketch_name(board),
                              arduino_libs=arduino_libs, **values)
     (out / "README.md").write_text(readme)

@@ -1,6 +1,8 @@
-"""How a board's IMU feeds the model's channels.
+"""The IMUs a board can carry (a registry: one entry per sensor) and how an IMU feeds the model's channels.
 
-The IMU drivers (firmware/templates/unikd_imu_*.cpp.j2) deliver nine quantities per sample, in UCI-HAR's units:
+Each IMU driver (firmware/templates/unikd_imu_<name>.cpp.j2) reads acceleration in g and angular rate in rad/s;
+the portable core's front end (firmware/core/unikd_sensor.c) turns that into nine quantities per sample, in
+UCI-HAR's units:
 
     0-2 total_acc x/y/z   acceleration including gravity, in g
     3-5 body_acc  x/y/z   total minus a gravity estimate (first-order 0.3 Hz low-pass of total), in g
@@ -14,7 +16,12 @@ at sharp posture changes). The axes must also be mounted as in training (UCI-HAR
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from codegen.errors import DeployError
+
+#: Cutoff of the device's gravity low-pass (UCI-HAR's, 0.3 Hz); the sketch passes it to unikd_sensor_init.
+GRAVITY_CUTOFF_HZ = 0.3
 
 IMU_QUANTITIES = ("total_acc_x", "total_acc_y", "total_acc_z", "body_acc_x", "body_acc_y", "body_acc_z",
                   "gyro_x", "gyro_y", "gyro_z")
@@ -24,7 +31,28 @@ ALIASES = {
     **{f"acc_{a}": f"total_acc_{a}" for a in "xyz"},
     **{f"accel_{a}": f"total_acc_{a}" for a in "xyz"},
 }
-IMU_SENSORS = ("mpu6050", "lsm9ds1")
+
+
+@dataclass(frozen=True)
+class ImuSensor:
+    """One supported IMU: its driver (implementing firmware/templates/unikd_imu.h.j2) and the library it needs,
+    if any, by its Arduino library manager name and its PlatformIO lib_deps name."""
+
+    name: str
+    arduino_library: str | None = None
+    platformio_library: str | None = None
+
+    @property
+    def driver_template(self) -> str:
+        return f"unikd_imu_{self.name}.cpp.j2"
+
+
+#: Adding an IMU: one entry here and its driver template.
+IMU_SENSORS = {s.name: s for s in (
+    ImuSensor("mpu6050"),  # plain I2C registers through the Wire library every core ships
+    ImuSensor("lsm9ds1", arduino_library="Arduino_LSM9DS1",
+              platformio_library="arduino-libraries/Arduino_LSM9DS1"),
+)}
 
 
 def channel_sources(channel_names: list[str], sensor: str) -> list[int]:

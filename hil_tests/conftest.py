@@ -12,13 +12,14 @@ naming the Debian packages, except when CI=true, where they fail.
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import pytest
 
 from unikd_mcu.hil.client import HilClient
-from unikd_mcu.hil.qemu import DEBIAN_PACKAGES, QemuBoard, build_firmware, missing_tools
+from unikd_mcu.hil.images import build_firmware
+from unikd_mcu.hil.qemu import DEBIAN_PACKAGES, missing_tools
+from unikd_mcu.hil.session import connect, open_board
 
 SMALL_EPOCHS = 20  # the self-trained default run: a converged student (~35 s), so device-vs-host F1 is telling
 
@@ -89,12 +90,10 @@ def _stale(build_dir: Path) -> list[str]:
     import tempfile
 
     from codegen.aot import generate
-    from codegen.render import BOARDS_FIRMWARE_DIR, CORE_DIR
+    from unikd_mcu.hil.images import board_sources, core_sources
 
     project = build_dir / "make"
-    expected = {f"core/{p.name}": p for p in CORE_DIR.iterdir() if p.suffix in (".c", ".h")}
-    board = BOARDS_FIRMWARE_DIR / "qemu-m4"
-    expected |= {p.name: p for p in board.iterdir() if p.is_file() and p.name != "README.md"}
+    expected = {f"core/{p.name}": p for p in core_sources()} | board_sources("qemu-m4")
     stale = [name for name, src in expected.items()
              if not (project / name).is_file() or (project / name).read_bytes() != src.read_bytes()]
     with tempfile.TemporaryDirectory() as tmp:
@@ -129,35 +128,14 @@ def deployed(hil_options, emulated, request):
     return dep
 
 
-class SerialBoard:
-    """A real board on a serial port; reset() pulses RTS/DTR (the auto-reset circuit of ESP32 and Arduino boards)."""
-
-    def __init__(self, ser):
-        self.serial = ser
-        self.resets = 0
-
-    def reset(self):
-        self.serial.dtr = False
-        self.serial.rts = True
-        time.sleep(0.1)
-        self.serial.rts = False
-        self.resets += 1
-
-
 @pytest.fixture(scope="session")
 def real_port(hil_options, emulated):
+    """The real board's port, open for the whole session (opening it may reset the board)."""
     if emulated:
         yield None
         return
-    import serial
-
-    from codegen.boards import get_board
-
-    baud = hil_options["baud"] or get_board(hil_options["board"]).baud
-    with serial.serial_for_url(hil_options["port"], baudrate=baud, timeout=hil_options["timeout"]) as ser:
-        b = SerialBoard(ser)
-        if not hil_options["reset_by_rts"]:
-            b.reset = None  # no known way to reset this board from the host
+    with open_board(port=hil_options["port"], board=hil_options["board"], baud=hil_options["baud"],
+                    timeout=hil_options["timeout"], reset_by_rts=hil_options["reset_by_rts"]) as b:
         yield b
 
 
@@ -165,15 +143,12 @@ def real_port(hil_options, emulated):
 def board(emulated, deployed, real_port, hil_options):
     """A freshly booted emulated board per test (QEMU is always stopped), or the real board's port."""
     if emulated:
-        with QemuBoard(deployed.elf, timeout=hil_options["timeout"]) as qemu:
+        with open_board(elf=deployed.elf, timeout=hil_options["timeout"]) as qemu:
             yield qemu
     else:
         yield real_port
 
 
 @pytest.fixture
-def client(board, deployed, hil_options, emulated) -> HilClient:
-    c = HilClient(board.serial, timeout=hil_options["timeout"], metadata=deployed.metadata)
-    c.wait_boot(timeout=10.0 if emulated else 3.0)
-    c.handshake()
-    return c
+def client(board, deployed, hil_options) -> HilClient:
+    return connect(board, deployed.metadata, timeout=hil_options["timeout"])

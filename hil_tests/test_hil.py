@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from unikd_mcu.hil import protocol as P
-from unikd_mcu.hil.client import HilClient, ModelMismatch
+from unikd_mcu.hil.client import ModelMismatch
 from unikd_mcu.hil.report import markdown, pick_segments, stream_mode, subject_segments, verdict, window_mode
+from unikd_mcu.hil.session import connect
 
 
 # ---- handshake ------------------------------------------------------------------------------------------------
@@ -32,9 +33,8 @@ def test_handshake_matches_metadata(client, deployed, emulated):
 def test_host_refuses_a_device_with_another_model(board, deployed, hil_options):
     other = dataclasses.replace(deployed.metadata, model_sha256="0" * 64,
                                 input_zero_point=deployed.metadata.input_zero_point + 1)
-    c = HilClient(board.serial, timeout=hil_options["timeout"], metadata=other)
     with pytest.raises(ModelMismatch, match="model_hash.*input_zero_point"):
-        c.handshake()
+        connect(board, other, timeout=hil_options["timeout"])
 
 
 # ---- window mode ----------------------------------------------------------------------------------------------
@@ -176,9 +176,7 @@ def _check_windows(client, deployed, n):
 def test_faults_get_error_replies_or_are_skipped_and_no_window_is_lost(board, deployed):
     faults = {3: "garbage", 5: "crc", 7: "truncate", 9: "oversized", 11: "payload_bit", 12: "garbage"}
     link = FaultyLink(board.serial, faults)
-    client = HilClient(link, timeout=1.0, metadata=deployed.metadata)
-    client.wait_boot(timeout=10.0)
-    client.handshake()  # frame 0
+    client = connect(board, deployed.metadata, timeout=1.0, link=link)  # the handshake is frame 0
     _check_windows(client, deployed, 14)
     assert sorted(i for i, _ in link.injected) == sorted(faults)
     log = client.log
@@ -194,9 +192,7 @@ def test_device_reset_mid_run_is_detected_and_the_run_resumes(board, deployed, h
     if getattr(board, "reset", None) is None:
         pytest.skip("no way to reset this board from the host (give --reset-by-rts if RTS resets it)")
     link = FaultyLink(board.serial, {6: "reset"}, board=board)
-    client = HilClient(link, timeout=hil_options["timeout"], metadata=deployed.metadata)
-    client.wait_boot(timeout=10.0)
-    client.handshake()
+    client = connect(board, deployed.metadata, timeout=hil_options["timeout"], link=link)
     boot0 = client.hello.boot_count
     w = window_mode(client, deployed)  # frame 6 = the 6th window: reset while the device receives it
     assert len(client.log.resets) == 1 and client.hello.boot_count == boot0 + 1

@@ -1,37 +1,30 @@
 """The unit the emulated board reports: one SysTick tick = 40 guest instructions under -icount shift=0.
 
-The board's own start-up code, timer and UART (firmware/boards/qemu-m4) are linked with a calibration app (a test
-double of unikd_app.h, hil_tests/calibration/calib_app.c) that times busy loops of exactly 2n instructions."""
+The board's own start-up code, timer and UART (firmware/boards/qemu-m4) and the core's receive path are linked,
+by the board's Makefile like every image, with a calibration app (a test double of unikd_app.h,
+hil_tests/calibration/calib_app.c) that times busy loops of exactly 2n instructions."""
 
 from __future__ import annotations
 
 import struct
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
+from unikd_mcu.hil.images import build_image, core_sources
 from unikd_mcu.hil.qemu import QemuBoard
 
-ROOT = Path(__file__).resolve().parents[1]
-BOARD = ROOT / "firmware" / "boards" / "qemu-m4"
-ARCH = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"]
+CALIBRATION_APP = Path(__file__).resolve().parent / "calibration" / "calib_app.c"
 
 
 @pytest.fixture(scope="module")
 def calibration_elf(emulated, tmp_path_factory):
     if not emulated:
         pytest.skip("the calibration runs on the emulated board only")
-    out = tmp_path_factory.mktemp("calib") / "calib.elf"
-    sources = [BOARD / "startup.c", BOARD / "board.c", ROOT / "hil_tests" / "calibration" / "calib_app.c"]
-    cmd = ["arm-none-eabi-gcc", *ARCH, "-O2", "-std=c99", "-Wall", "-Wextra", "-Werror",
-           "-DUNIKD_PORT_TIMER_UNIT=UNIKD_TIMER_QEMU_INSTRUCTIONS_DIV40", f"-I{ROOT / 'firmware' / 'core'}",
-           "-nostartfiles", "--specs=nano.specs", "-T", str(BOARD / "mps2_an386.ld"), *map(str, sources), "-o",
-           str(out)]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
-    return out
+    # the app replaces unikd_app.c, so the rest of the core (which needs a model and a runtime) stays out
+    return build_image("qemu-m4", tmp_path_factory.mktemp("calib"),
+                       {"core": core_sources("unikd_rx.c"), "app": [CALIBRATION_APP]})
 
 
 def test_one_tick_is_40_instructions(calibration_elf):

@@ -17,7 +17,7 @@ normaliser. Per model:
 - flash: .text + .rodata of the compiled aot objects (runtime/*.o: kernels, weights, layer parameters; every
   kernel, before the linker drops unused ones) vs the .tflite array the tflm runtime would carry.
 - bit-exact: target test windows whose int8 outputs equal TFLM's, on the host (the build's firmware core + aot
-  runtime compiled with the host gcc, fed over the serial protocol) and on the emulated board.
+  runtime built for the host board, firmware/boards/host, fed over the serial protocol) and on the emulated board.
 """
 
 from __future__ import annotations
@@ -33,9 +33,6 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-HOST_HARNESS = REPO / "hil_tests" / "host_harness" / "host_port.c"
-HOST_CFLAGS = ["-std=c99", "-O2", "-ffp-contract=off"]
 DEFAULT_RUN = Path("runs/ucihar_2to11_unikd_s0")
 
 
@@ -109,19 +106,17 @@ def aot_object_flash(make_dir: Path) -> int:
 
 
 def host_bit_exact(dep, scratch: Path) -> tuple[int, int]:
-    """The build's firmware core + aot runtime compiled for the host (hil_tests/host_harness), one WINDOW request
-    per target test window over the serial protocol; (windows whose outputs equal TFLM's, windows)."""
-    from unikd_mcu.hil import protocol as P
+    """The build's firmware core, model and aot runtime built for the host board (firmware/boards/host, by its
+    Makefile), one WINDOW request per target test window over the serial protocol; (windows whose outputs equal
+    TFLM's, windows)."""
+    from unikd_mcu.hil.images import build_image, run_host_windows
 
     make = dep.build_dir / "make"
-    dirs = [make / d for d in ("core", "model", "runtime")]
-    sources = [str(p) for d in dirs for p in sorted(d.glob("*.c"))] + [str(HOST_HARNESS)]
-    exe = scratch / f"host_core_{dep.build_dir.name}"
-    subprocess.run(["gcc", *HOST_CFLAGS, *(f"-I{d}" for d in dirs), *sources, "-lm", "-o", str(exe)], check=True)
+    parts = {d: sorted(p for p in (make / d).iterdir() if p.suffix in (".c", ".h"))
+             for d in ("core", "model", "runtime")}
+    exe = build_image("host", scratch / f"host_{dep.build_dir.name}", parts)
     q = dep.quantise(dep.data.target_test.X)
-    requests = b"".join(P.encode(P.Msg.WINDOW, i, w.tobytes()) for i, w in enumerate(q))
-    out = subprocess.run([str(exe)], input=requests, capture_output=True, check=True, timeout=600).stdout
-    results = {f.seq: P.Result.unpack(f) for f in P.FrameParser().feed(out) if f.type == P.Msg.RESULT}
+    _, results = run_host_windows(exe, q)
     host = dep.golden(q)
     same = sum(i in results and results[i].status == 0 and np.frombuffer(results[i].outputs, np.int8).tolist()
                == host[i].tolist() for i in range(len(q)))
@@ -130,16 +125,13 @@ def host_bit_exact(dep, scratch: Path) -> tuple[int, int]:
 
 def qemu_figures(dep, windows: int) -> dict:
     """window_mode of unikd_mcu.hil on the emulated board, over the first `windows` target test windows."""
-    from unikd_mcu.hil.client import HilClient
-    from unikd_mcu.hil.qemu import QemuBoard, build_firmware
+    from unikd_mcu.hil.images import build_firmware
     from unikd_mcu.hil.report import window_mode
+    from unikd_mcu.hil.session import hil_session
 
     elf = build_firmware(dep.build_dir / "make")
-    with QemuBoard(elf) as board:
-        client = HilClient(board.serial, metadata=dep.metadata, timeout=30.0)
-        client.wait_boot()
-        client.handshake()
-        return window_mode(client, dep, max_windows=windows)
+    with hil_session(dep.metadata, elf=elf, timeout=30.0) as s:
+        return window_mode(s.client, dep, max_windows=windows)
 
 
 def measure(label: str, run_dir: Path, out: Path, data_dir: Path | None, windows: int, scratch: Path) -> dict:

@@ -30,9 +30,10 @@ def main(argv=None) -> int:
     ap.add_argument("--json", type=Path, help="also write the figures here")
     args = ap.parse_args(argv)
 
-    from unikd_mcu.hil.client import HilClient
-    from unikd_mcu.hil.qemu import QemuBoard, build_firmware, qemu_version
+    from unikd_mcu.hil.images import build_firmware
+    from unikd_mcu.hil.qemu import qemu_version
     from unikd_mcu.hil.report import load_deployed, stream_mode, window_mode
+    from unikd_mcu.hil.session import hil_session
 
     dep = load_deployed(args.build, args.run)
     elf = build_firmware(args.build / "make")
@@ -43,12 +44,9 @@ def main(argv=None) -> int:
 
     rows = []
     for rep in range(args.repeats):
-        with QemuBoard(elf) as board:
-            client = HilClient(board.serial, metadata=dep.metadata)
-            client.wait_boot()
-            client.handshake()
-            w = window_mode(client, dep, max_windows=n)
-            s = stream_mode(client, dep, max_windows=args.stream_windows)
+        with hil_session(dep.metadata, elf=elf) as session:
+            w = window_mode(session.client, dep, max_windows=n)
+            s = stream_mode(session.client, dep, max_windows=args.stream_windows)
         assert w["identical_outputs"] == w["windows"] and s["identical"] == s["windows"], "device differs from host"
         rows.append({"instructions_median": w["inference"]["median"], "instructions_min": w["inference"]["min"],
                      "instructions_max": w["inference"]["max"], "windows_per_second": w["windows_per_second"],

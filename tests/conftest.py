@@ -174,3 +174,26 @@ def tflite_with_tanh(scenario_2to11) -> bytes:
     mirror = build_keras_mirror(random_net(), 128, batch_size=1)
     out = tf.keras.layers.Activation("tanh", name="squash")(mirror.output)
     return keras_to_int8_tflite(tf.keras.Model(mirror.input, out), representative_windows(data, norm)[:64])
+
+
+# --- toolchains and the firmware core on the host board -----------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def require_tools():
+    """The toolchain gate as a function, require_tools("gcc", "make"): skips naming what is missing, fails under
+    CI=true. A fixture rather than an import, since `conftest` names another module when tests/ and hil_tests/ run
+    together."""
+    from helpers import require_tools as check
+
+    return check
+
+
+@pytest.fixture(scope="session")
+def host_device(tmp_path_factory, require_tools) -> Path:
+    """The whole core with a fake model and the TEST DOUBLE runtime, built once per session for the host board
+    (firmware/boards/host: serial link on stdin/stdout, deterministic timer; modes in its board.c)."""
+    from fake_device import build_fake_device
+
+    require_tools("make", "gcc")
+    return build_fake_device(tmp_path_factory.mktemp("host_device"))

@@ -1,6 +1,6 @@
-"""unikd_mcu.hil.client against the real firmware core compiled for the host (hil_tests/host_harness, with the TEST
-DOUBLE runtime), over a pipe: handshake and model check, window and stream mode, retries and accounting. The
-same client against the real aot runtime in QEMU is hil_tests/."""
+"""unikd_mcu.hil.client against the real firmware core built for the host board (firmware/boards/host, with the
+TEST DOUBLE runtime; conftest.host_device), over a pipe: handshake and model check, window and stream mode,
+retries and accounting. The same client against the real aot runtime in QEMU is hil_tests/."""
 
 from __future__ import annotations
 
@@ -11,10 +11,9 @@ import subprocess
 import numpy as np
 import pytest
 
-from test_firmware_core import (INV_STD, MEAN, SCALE, SEED, ZP, core, double_runtime,  # noqa: F401 (fixture)
-                                fake_metadata, random_windows, stream_expectations)
-
 from codegen.quantise import quantise_windows
+from fake_device import (INV_STD, MEAN, SCALE, SEED, ZP, double_runtime, fake_metadata, random_windows,
+                         stream_expectations)
 from unikd.data.normalise import Normaliser
 from unikd_mcu.hil import protocol as P
 from unikd_mcu.hil.client import HilClient, ModelMismatch
@@ -50,8 +49,8 @@ class PipeLink:
 
 
 @pytest.fixture
-def link(core):  # noqa: F811
-    pipe = PipeLink(core)
+def link(host_device):
+    pipe = PipeLink(host_device)
     yield pipe
     pipe.close()
 

@@ -124,7 +124,8 @@ def test_imu_sketch_maps_ucihar_channels(tmp_path, student_metadata, model, runt
     ino = (tmp_path / "arduino" / "unikd_esp32" / "unikd_esp32.ino").read_text()
     # body_acc xyz <- 3,4,5; body_gyro xyz <- gyro 6,7,8; total_acc xyz <- 0,1,2
     assert "kChannelSource[UNIKD_CHANNELS] = { 3, 4, 5, 6, 7, 8, 0, 1, 2 };" in ino
-    assert "unikd_app_push_sample(sample)" in ino and "unikd_app_feed_byte" in ino
+    assert "unikd_app_push_sample(sample)" in ino and "unikd_rx_byte" in ino  # through the core's receive path
+    assert "unikd_sensor_convert(&g_sensor, acc, gyro, sample)" in ino  # and its IMU front end
     drv = (tmp_path / "arduino" / "unikd_esp32" / "unikd_imu_mpu6050.cpp").read_text()
     assert "Wire.begin(21, 22);" in drv and "kAddress = 0x68" in drv
 
@@ -185,3 +186,16 @@ def test_emulated_board_project_builds(tmp_path, student_metadata, model, runtim
     p = subprocess.run(["make", "-C", str(tmp_path / "make")], capture_output=True, text=True)
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
     assert (tmp_path / "make" / "build" / "fw.elf").is_file()
+
+
+@pytest.mark.parametrize("board, sensor", [("nano33ble", "lsm9ds1"), ("esp32", "mpu6050"), ("nano33ble", "serial")])
+def test_each_imu_brings_its_driver_and_library(tmp_path, real_data_dir, model, runtimes, board, sensor):
+    """codegen.sensors.IMU_SENSORS: the LSM9DS1 needs Arduino_LSM9DS1 (PlatformIO lib_deps and the README's
+    install line); the MPU-6050 needs only Wire; serial sampling has no driver."""
+    _render(tmp_path, real_data_dir, model, runtimes, board, "aot", sensor=sensor)
+    ini = (tmp_path / "platformio" / "platformio.ini").read_text()
+    readme = (tmp_path / "README.md").read_text()
+    drivers = sorted(p.name for p in (tmp_path / "platformio" / "src").glob("unikd_imu_*"))
+    assert drivers == ([] if sensor == "serial" else [f"unikd_imu_{sensor}.cpp"])
+    assert ("arduino-libraries/Arduino_LSM9DS1" in ini) == (sensor == "lsm9ds1")
+    assert ("Arduino_LSM9DS1" in readme) == (sensor == "lsm9ds1")

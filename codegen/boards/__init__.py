@@ -16,11 +16,12 @@ import yaml
 
 from codegen.errors import DeployError
 from codegen.runtimes import get_runtime, runtime_names
+from codegen.sensors import IMU_SENSORS
 from unikd.registry import Registry
 
 BOARDS_DIR = Path(__file__).resolve().parent
 ENV_VAR = "UNIKD_BOARDS_PATH"
-SENSORS = ("mpu6050", "lsm9ds1", "serial")
+SENSORS = (*IMU_SENSORS, "serial")  # an IMU of the registry, or samples over the serial link
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,13 @@
 #define UNIKD_PORT_TIMER_UNIT UNIKD_TIMER_MICROSECONDS
 #endif
 
+/* A pause this long (milliseconds) after the last received byte means the host gave up on a frame: the core's
+ * receive path (unikd_rx.h) drops it. A board whose link or clock needs another figure defines it on the command
+ * line (qemu-m4: 500, see its Makefile). */
+#ifndef UNIKD_RX_GAP_MS
+#define UNIKD_RX_GAP_MS 100
+#endif
+
 /* Placement of variables that must survive a reset (boot counter). A board whose linker script keeps an
  * uninitialised RAM section defines it, e.g. __attribute__((section(".noinit"))); elsewhere the counter
  * restarts at 1 and the host still sees the reset through the boot hello. */

@@ -1,5 +1,6 @@
 /* TEST DOUBLE of the application (unikd_app.h) for the timer calibration of the qemu-m4 board: linked with the
- * board's own startup.c and board.c instead of the portable core. At start-up it times busy loops of exactly
+ * board's own startup.c and board.c and the core's receive path (unikd_rx.c) instead of the rest of the core
+ * (built by firmware/boards/qemu-m4/Makefile like every image). At start-up it times busy loops of exactly
  * known instruction counts with unikd_port_timer() and writes the tick counts (u32 little-endian) to the UART. */
 #include <stdint.h>
 

@@ -33,8 +33,8 @@ def hil(run_dir, build_dir, port, board, baud, data_dir, out, stream_windows, no
     """Send the target test split to the device as int8 windows and the target subject's recording as a raw
     sample stream; compare every output with the golden TFLM interpreter; write hil_report.json/.md and
     hil_confusion.png. Exit code 1 when any window differs or goes unanswered."""
-    from unikd_mcu.hil.client import HilClient
     from unikd_mcu.hil.report import load_deployed, run_hil, write_report
+    from unikd_mcu.hil.session import hil_session
 
     if build_dir is None:
         if run_dir is None:
@@ -52,34 +52,16 @@ def hil(run_dir, build_dir, port, board, baud, data_dir, out, stream_windows, no
         if kind == "segment" or i % 25 == 0:
             _echo(f"  {kind} {i}" + (f"/{n}" if n else ""))
 
-    def session(ser, link_name, wait_boot):
-        client = HilClient(ser, timeout=timeout, metadata=dep.metadata)
-        if wait_boot:
-            client.wait_boot(timeout=5.0)
-        return run_hil(client, dep, board=board, link_name=link_name, stream_windows=stream_windows,
-                       do_stream=not no_stream, progress=progress)
-
-    if port is None:
-        if board != "qemu-m4":
-            raise UserError(f"board {board} is a real board: give --port")
-        from unikd_mcu.hil.qemu import QemuBoard, build_firmware, qemu_version
+    elf = None
+    if port is None and board == "qemu-m4":
+        from unikd_mcu.hil.images import build_firmware
+        from unikd_mcu.hil.qemu import qemu_version
 
         elf = build_firmware(build_dir / "make")
         _echo(f"booting {elf} in QEMU mps2-an386 ({qemu_version()})")
-        with QemuBoard(elf, timeout=timeout) as emu:
-            report = session(emu.serial, f"QEMU mps2-an386 UART over {emu.url} (-icount shift=0)", True)
-    else:
-        import serial
-
-        from codegen.boards import get_board
-
-        rate = baud or get_board(board).baud
-        try:
-            ser = serial.serial_for_url(port, baudrate=rate, timeout=timeout)
-        except serial.SerialException as e:
-            raise UserError(f"cannot open {port}: {e}") from None
-        with ser:
-            report = session(ser, f"{port} at {rate} baud", True)
+    with hil_session(dep.metadata, elf=elf, port=port, board=board, baud=baud, timeout=timeout) as s:
+        report = run_hil(s.client, dep, board=board, link_name=s.board.link_name, stream_windows=stream_windows,
+                         do_stream=not no_stream, progress=progress)
     paths = write_report(report, out)
     click.echo(paths["markdown"].read_text())
     click.echo("written: " + ", ".join(str(p) for p in paths.values()))

@@ -1,7 +1,8 @@
-"""The emulated board (qemu-m4): build a rendered firmware project and boot it in QEMU mps2-an386 with its UART
-on a local TCP port, so the HIL client talks to it through pyserial's `socket://` exactly as to a real port.
+"""The emulated board (qemu-m4): boot a firmware image (unikd_mcu.hil.images builds it) in QEMU mps2-an386 with
+its UART on a local TCP port, so the HIL client talks to it through pyserial's `socket://` exactly as to a real
+port. The one launcher of every qemu-m4 image (HIL firmware, the aot parity image, the timer calibration).
 
-    with QemuBoard(build_firmware(project_dir)) as board:
+    with QemuBoard(images.build_firmware(project_dir)) as board:
         client = HilClient(board.serial)
         ...
         board.reset()        # system_reset through QMP, like pressing the board's reset button
@@ -21,10 +22,10 @@ import time
 from pathlib import Path
 
 from unikd.errors import UserError
+from unikd_mcu.hil import images
 
 QEMU = "qemu-system-arm"
-ARM_GCC = "arm-none-eabi-gcc"
-DEBIAN_PACKAGES = "gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm"
+DEBIAN_PACKAGES = images.DEBIAN_PACKAGES["qemu-m4"] + " qemu-system-arm"
 MACHINE = "mps2-an386"
 
 
@@ -33,23 +34,8 @@ class QemuError(UserError):
 
 
 def missing_tools() -> list[str]:
-    """Executables the emulated board needs that are not on PATH."""
-    return [t for t in (QEMU, ARM_GCC, "make") if shutil.which(t) is None]
-
-
-def build_firmware(project_dir, jobs: int = 1) -> Path:
-    """`make` in a rendered qemu-m4 project (firmware/boards/qemu-m4/Makefile); returns build/fw.elf."""
-    project_dir = Path(project_dir)
-    if not (project_dir / "Makefile").is_file():
-        raise QemuError(f"{project_dir} has no Makefile: render a qemu-m4 project first "
-                        f"(unikd-mcu build --board qemu-m4)")
-    missing = missing_tools()
-    if missing:
-        raise QemuError(f"missing {', '.join(missing)}; on Debian: apt-get install {DEBIAN_PACKAGES}")
-    proc = subprocess.run(["make", "-C", str(project_dir), f"-j{jobs}"], capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise QemuError(f"firmware build failed in {project_dir}:\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}")
-    return project_dir / "build" / "fw.elf"
+    """Executables the emulated board needs (to build its image and to boot it) that are not on PATH."""
+    return images.missing_tools("qemu-m4") + ([QEMU] if shutil.which(QEMU) is None else [])
 
 
 def _free_port() -> int:
@@ -74,6 +60,11 @@ class QemuBoard:
     @property
     def url(self) -> str:
         return f"socket://127.0.0.1:{self.port}"
+
+    @property
+    def link_name(self) -> str:
+        """How reports name this link."""
+        return f"QEMU mps2-an386 UART over {self.url} (-icount shift=0)"
 
     def __enter__(self) -> "QemuBoard":
         try:

@@ -342,7 +342,7 @@ def markdown(r: dict) -> str:
 def run_hil(client: HilClient, dep: Deployed, *, board: str, link_name: str, stream_windows: int | None = None,
             do_window: bool = True, do_stream: bool = True, progress=None) -> dict:
     """Handshake, window mode, stream mode; returns the report dict (see write_report)."""
-    hello = client.handshake()
+    hello = client.hello or client.handshake()  # hil_session has usually handshaken already
     report = {
         "board": board, "link_name": link_name, "build_dir": str(dep.build_dir),
         "scenario": f"{dep.metadata.dataset} {dep.metadata.source}->{dep.metadata.target}",

@@ -3,6 +3,7 @@
 
 #include "unikd_app.h"
 #include "unikd_port.h"
+#include "unikd_rx.h"
 
 /* CMSDK APB UART0 */
 #define UART0_BASE 0x40004000u
@@ -20,9 +21,6 @@
 #define SCB_ICSR (*(volatile uint32_t *)0xE000ED04u)
 #define ICSR_PENDSTSET (1u << 26)
 #define SYST_MAX 0x00FFFFFFu
-
-/* A partial frame is dropped after this long without a received byte (0.5 s at 25 MHz). */
-#define RX_GAP_TICKS 12500000u
 
 static volatile uint32_t systick_wraps;
 
@@ -60,9 +58,6 @@ void unikd_port_write(const uint8_t *data, size_t len)
 
 int main(void)
 {
-    uint32_t last_rx;
-    int partial = 0;
-
     UART_BAUDDIV = 16;
     UART_CTRL = 0x3u; /* TX and RX enabled, no interrupts */
     SYST_RVR = SYST_MAX;
@@ -70,15 +65,10 @@ int main(void)
     SYST_CSR = 0x7u; /* enable, interrupt on wrap, core clock */
 
     unikd_app_init();
-    last_rx = unikd_port_timer();
     for (;;) {
-        if (UART_STATE & UART_STATE_RX_FULL) {
-            unikd_app_feed_byte((uint8_t)UART_DATA);
-            last_rx = unikd_port_timer();
-            partial = 1;
-        } else if (partial && unikd_port_timer() - last_rx > RX_GAP_TICKS) {
-            unikd_app_rx_gap();
-            partial = 0;
-        }
+        if (UART_STATE & UART_STATE_RX_FULL)
+            unikd_rx_byte((uint8_t)UART_DATA, unikd_port_timer());
+        else
+            unikd_rx_poll(unikd_port_timer()); /* the core drops a partial frame after UNIKD_RX_GAP_MS */
     }
 }

@@ -1,6 +1,6 @@
 /* TEST DOUBLE of the inference runtime, for host unit tests of the firmware core only (the HIL suite uses the
  * real aot runtime). output[k] = clamp(trunc(sum_t input[t][k % CHANNELS] / 64) + k); mirrored in Python by
- * tests/test_firmware_core.py::double_runtime. An input that starts with -128, -128, -128, 127 makes invoke fail
+ * tests/fake_device.py::double_runtime. An input that starts with -128, -128, -128, 127 makes invoke fail
  * (returns 7), to exercise the failed-inference reply. */
 #include "unikd_model_meta.h"
 #include "unikd_runtime.h"

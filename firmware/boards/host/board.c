@@ -1,0 +1,123 @@
+/* The host board: the portable core built with the host's gcc, for tests and benchmarks. Its serial link is
+ * stdin/stdout and its timer is deterministic (it advances 1000 ticks per read), so replies are reproducible.
+ *   fw            serial link: stdin bytes -> the core, replies -> stdout
+ *   fw timed      stdin: records (u32 time, u32 n, n bytes), little-endian; the board's clock reads `time` while
+ *                 those bytes arrive, and before them the core is polled at that time (receive gap policy)
+ *   fw push       stdin: float32 samples of UNIKD_CHANNELS; each to unikd_app_push_sample (a sensor's path)
+ *   fw imu        stdin: UNIKD_CHANNELS source bytes, float32 cutoff (Hz), then readings of 6 float32 (acc xyz,
+ *                 gyro xyz); stdout: the front end's UNIKD_CHANNELS float32 per reading (unikd_sensor.h)
+ *   fw quantise   stdin: float32 values, time-major; stdout: unikd_quantise per value, int8 */
+#define _POSIX_C_SOURCE 200809L /* read(2): a pipe delivers writes separately, fread would merge them */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "unikd_app.h"
+#include "unikd_model_meta.h"
+#include "unikd_port.h"
+#include "unikd_rx.h"
+#include "unikd_sensor.h"
+#include "unikd_window.h"
+
+static uint32_t fake_ticks;
+
+void unikd_port_write(const uint8_t *data, size_t len)
+{
+    fwrite(data, 1, len, stdout);
+}
+
+uint32_t unikd_port_timer(void)
+{
+    return fake_ticks += 1000u;
+}
+
+static uint32_t get_u32(const unsigned char *b)
+{
+    return (uint32_t)b[0] | ((uint32_t)b[1] << 8) | ((uint32_t)b[2] << 16) | ((uint32_t)b[3] << 24);
+}
+
+static int quantise(void)
+{
+    float x[UNIKD_CHANNELS];
+    int8_t q[UNIKD_CHANNELS];
+    int c;
+    while (fread(x, sizeof(float), UNIKD_CHANNELS, stdin) == UNIKD_CHANNELS) {
+        for (c = 0; c < UNIKD_CHANNELS; c++)
+            q[c] = unikd_quantise(x[c], c);
+        fwrite(q, 1, sizeof q, stdout);
+    }
+    return 0;
+}
+
+static int imu(void)
+{
+    uint8_t source[UNIKD_CHANNELS];
+    float cutoff, reading[6], out[UNIKD_CHANNELS];
+    unikd_sensor sensor;
+    if (fread(source, 1, sizeof source, stdin) != sizeof source || fread(&cutoff, sizeof cutoff, 1, stdin) != 1)
+        return 1;
+    unikd_sensor_init(&sensor, source, cutoff);
+    while (fread(reading, sizeof(float), 6, stdin) == 6) {
+        unikd_sensor_convert(&sensor, reading, reading + 3, out);
+        fwrite(out, sizeof(float), UNIKD_CHANNELS, stdout);
+    }
+    return 0;
+}
+
+static int push(void)
+{
+    float x[UNIKD_CHANNELS];
+    while (fread(x, sizeof(float), UNIKD_CHANNELS, stdin) == UNIKD_CHANNELS)
+        unikd_app_push_sample(x);
+    return 0;
+}
+
+static int timed(void)
+{
+    unsigned char head[8];
+    uint32_t now, n, i;
+    int c;
+    while (fread(head, 1, sizeof head, stdin) == sizeof head) {
+        now = get_u32(head);
+        n = get_u32(head + 4);
+        unikd_rx_poll(now);
+        for (i = 0; i < n; i++) {
+            if ((c = getchar()) == EOF)
+                return 1;
+            unikd_rx_byte((uint8_t)c, now);
+        }
+    }
+    return 0;
+}
+
+static int serial(void)
+{
+    unsigned char buf[4096];
+    ssize_t got, i;
+    while ((got = read(0, buf, sizeof buf)) > 0) {
+        for (i = 0; i < got; i++)
+            unikd_rx_byte(buf[i], unikd_port_timer());
+        fflush(stdout); /* replies reach a host that waits for them (tests over a pipe) */
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *mode = argc > 1 ? argv[1] : "";
+    int status;
+    if (strcmp(mode, "quantise") == 0)
+        return quantise();
+    if (strcmp(mode, "imu") == 0)
+        return imu();
+    unikd_app_init();
+    fflush(stdout);
+    if (strcmp(mode, "push") == 0)
+        status = push();
+    else if (strcmp(mode, "timed") == 0)
+        status = timed();
+    else
+        status = serial();
+    fflush(stdout);
+    return status;
+}
