@@ -13,6 +13,30 @@ from pathlib import Path
 
 SOURCE, TARGET = 2, 11  # the scenario the codegen fixtures use: UCI-HAR subject 2 -> subject 11
 
+# The committed tiny model of the generated-C golden test (made by scripts/make_golden_tflite.py), and what a run
+# would tell the build about it (it was never trained): fixed facts, so neither data nor TensorFlow is needed.
+GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
+GOLDEN_MODEL = GOLDEN_DIR / "tiny_student.tflite"
+
+
+def _golden_run():
+    import types
+
+    import numpy as np
+
+    from unikd.data.normalise import Normaliser
+    from unikd.rundir import DataFacts
+
+    facts = DataFacts(window=16, stride=8, channels=3, class_names=["walk", "sit", "stand", "lie"],
+                      channel_names=["total_acc_x", "total_acc_y", "total_acc_z"], sample_rate_hz=50.0)
+    norm = Normaliser(np.array([0.125, -0.5, 0.75], np.float32), np.array([2.0, 1.5, 0.25], np.float32), "zscore")
+    run = types.SimpleNamespace(normaliser=norm, config={"dataset": "ucihar", "source": 2, "target": 11,
+                                                         "method": "unikd"})
+    return facts, run
+
+
+GOLDEN_FACTS, GOLDEN_RUN = _golden_run()
+
 # A user board profile too small for any student (8,000 B flash, 2,000 B RAM), valid in every other respect.
 TINY_BOARD_YAML = """name: tiny
 description: a board too small for anything

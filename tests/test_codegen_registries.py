@@ -47,10 +47,10 @@ def test_every_consumer_reads_the_runtime_names_from_the_registry():
 def golden_meta():
     from codegen.metadata import metadata_for
     from codegen.tflite_info import read_tflite
-    from test_generated_c_golden import FACTS, MODEL_PATH, RUN
+    from helpers import GOLDEN_FACTS, GOLDEN_MODEL, GOLDEN_RUN
 
-    model = MODEL_PATH.read_bytes()
-    return metadata_for(model, read_tflite(model), RUN, FACTS, "aot")
+    model = GOLDEN_MODEL.read_bytes()
+    return metadata_for(model, read_tflite(model), GOLDEN_RUN, GOLDEN_FACTS, "aot")
 
 
 def test_metadata_refuses_an_unregistered_runtime(golden_meta):

@@ -16,25 +16,15 @@ import json
 import os
 import subprocess
 import sys
-import types
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
-MODEL_PATH = GOLDEN_DIR / "tiny_student.tflite"
+from helpers import GOLDEN_DIR, GOLDEN_FACTS, GOLDEN_MODEL as MODEL_PATH, GOLDEN_RUN
+
 EXPECTED_DIR = GOLDEN_DIR / "generated"
 UPDATE_ENV = "UNIKD_UPDATE_GOLDEN"
 TFLM_ARENA_BYTES = 2_048  # fixed, so the tflm source does not depend on the host's TFLM measurement
-
-# What a run and its data set would tell the build about the tiny model (it was never trained).
-FACTS = {"window": 16, "channels": 3, "stride": 8, "class_names": ["walk", "sit", "stand", "lie"],
-         "channel_names": ["total_acc_x", "total_acc_y", "total_acc_z"], "sample_rate_hz": 50.0}
-NORMALISER = types.SimpleNamespace(kind="zscore", mean=np.array([0.125, -0.5, 0.75], np.float32),
-                                   inv_std=np.array([2.0, 1.5, 0.25], np.float32))
-RUN = types.SimpleNamespace(normaliser=NORMALISER, config={"dataset": "ucihar", "source": 2, "target": 11,
-                                                           "method": "unikd"})
 
 
 def generated_sources(model: bytes) -> dict[str, bytes]:
@@ -50,7 +40,7 @@ def generated_sources(model: bytes) -> dict[str, bytes]:
     aot = aot_runtime(model)
     out = {f"aot/{name}": data for name, data in aot.files.items() if name not in KERNEL_FILES}
     out["aot/report.json"] = (json.dumps(aot.report, indent=1, sort_keys=True) + "\n").encode()
-    meta = metadata_for(model, info, RUN, FACTS, "aot")
+    meta = metadata_for(model, info, GOLDEN_RUN, GOLDEN_FACTS, "aot")
     out.update({f"model/{name}": text.encode() for name, text in model_c_files(model, meta).items()})
     tflm = tflm_runtime(info.op_kinds, TFLM_ARENA_BYTES, "fixed for the golden test")
     out.update({f"tflm/{name}": data for name, data in tflm.files.items()})
