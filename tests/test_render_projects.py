@@ -189,10 +189,10 @@ def test_emulated_board_project_builds(tmp_path, student_metadata, model, runtim
 
 
 @pytest.mark.parametrize("board, sensor", [("nano33ble", "lsm9ds1"), ("esp32", "mpu6050"), ("nano33ble", "serial")])
-def test_each_imu_brings_its_driver_and_library(tmp_path, real_data_dir, model, runtimes, board, sensor):
+def test_each_imu_brings_its_driver_and_library(tmp_path, student_metadata, model, runtimes, board, sensor):
     """codegen.sensors.IMU_SENSORS: the LSM9DS1 needs Arduino_LSM9DS1 (PlatformIO lib_deps and the README's
     install line); the MPU-6050 needs only Wire; serial sampling has no driver."""
-    _render(tmp_path, real_data_dir, model, runtimes, board, "aot", sensor=sensor)
+    _render(tmp_path, student_metadata, model, runtimes, board, "aot", sensor=sensor)
     ini = (tmp_path / "platformio" / "platformio.ini").read_text()
     readme = (tmp_path / "README.md").read_text()
     drivers = sorted(p.name for p in (tmp_path / "platformio" / "src").glob("unikd_imu_*"))
