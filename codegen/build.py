@@ -29,7 +29,8 @@ from codegen.render import render_project
 from codegen.runtimes import RUNTIMES, board_runtime, get_runtime
 from codegen.toolchains import compile_projects
 from unikd.data.scenario import DEFAULT_SCENARIO
-from unikd.rundir import DataFacts, RunError, atomic_dir, load_run
+from unikd.outputs import atomic_dir, check_output
+from unikd.rundir import DataFacts, RunError, load_run
 
 DEFAULT_METHOD = "unikd"
 DEFAULT_SEED = 0
@@ -104,14 +105,6 @@ def data_facts(run, windows) -> DataFacts:
     return facts
 
 
-def _load_student(run):
-    try:
-        return run.build_student()
-    except (RuntimeError, KeyError, ValueError, OSError) as e:
-        raise RunError(f"run directory {run.path}: student.pt does not load into the model of model.json ({e})") \
-            from None
-
-
 def check_budget(board: Board, flash_bytes: int, ram_bytes: int, what_flash: str, what_ram: str) -> dict:
     rows = {"flash": (flash_bytes, board.flash_budget_bytes, what_flash), "ram": (ram_bytes, board.ram_budget_bytes,
                                                                                  what_ram)}
@@ -156,11 +149,13 @@ def build(req: BuildRequest, progress: Progress | None = None) -> Path:
     runtime_name = runtime_entry.name
     if req.sensor is not None and board.is_emulated and req.sensor != "serial":
         raise DeployError(f"the emulated board {board.name} has no IMU; its samples come over serial")
+    if req.out is not None:
+        check_output(req.out, "build")  # before training a default run or converting anything
 
     run_dir = Path(req.run) if req.run is not None else default_run(req, progress)
     progress.lap("train_or_find_run")
     run = load_run(run_dir)
-    net = _load_student(run)
+    net = run.build_student()
     progress(f"run {run.path}: {run.model.get('name')} on {run.config.get('dataset')} "
              f"{run.config.get('source')}->{run.config.get('target')} ({run.config.get('method')})")
     data = run.scenario_data(req.data_dir)
@@ -168,7 +163,7 @@ def build(req: BuildRequest, progress: Progress | None = None) -> Path:
     progress.lap("load_run_and_data")
 
     out = Path(req.out) if req.out is not None else Path("build") / f"{run.path.name}-{board.name}"
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, "build") as tmp:
         from codegen.convert import convert_student, representative_windows
         from codegen.evaluate import compare_float_int8
         from codegen.golden import measure_arena

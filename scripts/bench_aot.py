@@ -53,7 +53,7 @@ def find_teacher(run) -> tuple[dict | None, str]:
     fields = TrainConfig.__dataclass_fields__
     cfg = TrainConfig(**{k: v for k, v in run.config.items() if k in fields})
     cache = Path(cfg.teacher_cache) if cfg.teacher_cache else run.path.parent / "teachers"
-    path = cache / teacher_key(cfg, kind) / "teacher.pt"
+    path = cache / teacher_key(cfg, kind, run.scenario_data()) / "teacher.pt"
     if not path.is_file():
         log(f"no cached teacher at {path}")
         return None, "no trained teacher in the run's teacher cache"

@@ -215,7 +215,7 @@ def test_run_dir_with_wrong_weights(run_dir, real_data_dir, tmp_path, capsys):
     shutil.copytree(run_dir, broken)
     torch.save(random_net("cnn-teacher").state_dict(), broken / "student.pt")
     _fails(["--board", "esp32", "--run", str(broken), "--data-dir", str(real_data_dir)], tmp_path, capsys,
-           f"run directory {broken}: student.pt does not load into the model of model.json")
+           f"run directory {broken}: student.pt does not load into the model model.json describes")
 
 
 def test_flash_names_the_missing_tools(esp32_build, tmp_path, capsys, monkeypatch):

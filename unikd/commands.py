@@ -10,6 +10,7 @@ import click
 from unikd.config import TrainConfig, read_config_file, resolve_config
 from unikd.data.normalise import KINDS as NORMALISE_KINDS
 from unikd.errors import UserError
+from unikd.outputs import check_output
 
 DEFAULTS = TrainConfig()
 
@@ -140,6 +141,7 @@ def sweep(config_file, scenarios, seeds, methods, jobs, out, **flags):
     for m in method_list:
         METHODS.get(m)  # unknown names fail here, before any training
     seed_list = _int_list(seeds, "seeds")
+    check_output(Path(out) / "summary", "sweep summary")  # before the first of many runs, not after the last
     for m in method_list:  # every setting checked for every method before the first of many runs starts
         resolve_config(values | {"method": m, "seed": seed_list[0]})
     rows = run_sweep(pairs, seed_list, method_list, values, Path(out), jobs=jobs)

@@ -20,16 +20,14 @@ run never leaves a half-written run directory.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import shutil
-import tempfile
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
 from unikd.data.normalise import Normaliser
 from unikd.errors import UserError
+from unikd.outputs import atomic_dir, verify_complete
 
 REQUIRED_FILES = ("config.json", "model.json", "normaliser.json", "student.pt", "metrics.json")
 # Runs written before this file and model.json's data facts existed lack them. They are refused with a request to
@@ -41,26 +39,6 @@ FACT_KEYS = ("window", "stride", "in_channels", "num_classes", "class_names", "c
 
 class RunError(UserError):
     """A run directory that is missing or incomplete."""
-
-
-@contextlib.contextmanager
-def atomic_dir(final: Path):
-    """Yield a temporary directory beside `final`; on success it replaces `final`, on error it is removed."""
-    final = Path(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
-    try:
-        yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    old = None
-    if final.exists():
-        old = final.parent / f".{final.name}.old-{os.getpid()}"
-        os.replace(final, old)
-    os.replace(tmp, final)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def write_json(path: Path, obj) -> None:
@@ -121,9 +99,12 @@ class Run:
         from unikd.models import build_model
 
         m = self.model
-        net = build_model(m["name"], m["in_channels"], m["num_classes"], **m.get("options", {}))
-        state = torch.load(self.path / "student.pt", map_location="cpu", weights_only=True)
-        net.load_state_dict(state)
+        try:
+            net = build_model(m["name"], m["in_channels"], m["num_classes"], **m.get("options", {}))
+            net.load_state_dict(torch.load(self.path / "student.pt", map_location="cpu", weights_only=True))
+        except (RuntimeError, KeyError, ValueError, TypeError, OSError, EOFError, pickle.UnpicklingError) as e:
+            raise RunError(f"run directory {self.path}: student.pt does not load into the model model.json "
+                           f"describes ({type(e).__name__}: {str(e)[:300]}); train the run again") from None
         return net.eval()
 
     def scenario_data(self, data_dir=None):
@@ -147,7 +128,7 @@ def write_run(final: Path, *, config: dict, model_name: str, facts: DataFacts, s
 
     final = Path(final)
     model = {"name": model_name, "options": {}, **facts.to_model_json(), "parameters": count_parameters(student)}
-    with atomic_dir(final) as tmp:
+    with atomic_dir(final, "run") as tmp:
         write_json(tmp / "config.json", config)
         write_json(tmp / "model.json", model)
         normaliser.save(tmp / "normaliser.json")
@@ -179,12 +160,20 @@ def load_run(path) -> Run:
     missing = [f for f in REQUIRED_FILES if not (path / f).is_file()]
     if missing:
         raise RunError(f"run directory {path} is incomplete: missing {', '.join(missing)}")
-    read = lambda name: json.loads((path / name).read_text())  # noqa: E731
+    def read(name: str) -> dict:
+        try:
+            return json.loads((path / name).read_text())
+        except (OSError, ValueError) as e:
+            raise RunError(f"run directory {path}: {name} cannot be read as JSON ({e}); train the run again") \
+                from None
     model = read("model.json")
     stale = [] if (path / SOURCE_NORMALISER).is_file() else [SOURCE_NORMALISER]
     stale += [f"model.json key {k}" for k in FACT_KEYS if k not in model]
     if stale:
         raise RunError(f"run directory {path} was written by an older unikd-mcu (no {', no '.join(stale)}); "
                        f"retrain it with `unikd-mcu train` (the same settings and seed give the same student)")
-    return Run(path, read("config.json"), model, Normaliser.load(path / "normaliser.json"),
-               Normaliser.load(path / SOURCE_NORMALISER), read("metrics.json"))
+    problem = verify_complete(path, "run")
+    if problem:
+        raise RunError(f"run directory {path} is not a complete run: {problem}; train it again")
+    return Run(path, read("config.json"), model, Normaliser.from_dict(read("normaliser.json"), str(path / "normaliser.json")),
+               Normaliser.from_dict(read(SOURCE_NORMALISER), str(path / SOURCE_NORMALISER)), read("metrics.json"))

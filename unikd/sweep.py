@@ -15,7 +15,8 @@ import numpy as np
 from tqdm import tqdm
 
 from unikd.config import resolve_config
-from unikd.rundir import atomic_dir, write_json
+from unikd.outputs import atomic_dir
+from unikd.rundir import RunError, load_run, write_json
 
 ROW_KEYS = ("scenario", "seed", "method", "macro_f1", "accuracy", "teacher_macro_f1", "teacher_seconds",
             "student_seconds", "run_dir")
@@ -24,15 +25,17 @@ ROW_KEYS = ("scenario", "seed", "method", "macro_f1", "accuracy", "teacher_macro
 _MISSING = object()
 
 
-def _finished_with(run_dir: Path, cfg) -> bool:
-    """A complete run trained with exactly this configuration: a sweep resumes instead of retraining it."""
+def _finished_with(run_dir: Path, cfg, fingerprint: str) -> bool:
+    """A complete run (its completion marker and every file it lists) trained with exactly this configuration on
+    the same data: a sweep resumes instead of retraining it."""
     try:
-        saved = json.loads((run_dir / "config.json").read_text())
-        now = json.loads(json.dumps(cfg.to_dict()))
-        # a setting the saved run predates makes it a different run: its default may have changed since
-        return (run_dir / "metrics.json").is_file() and {k: saved.get(k, _MISSING) for k in now} == now
-    except (OSError, ValueError):
+        run = load_run(run_dir)
+    except RunError:
         return False
+    now = json.loads(json.dumps(cfg.to_dict()))
+    # a setting the saved run predates makes it a different run: its default may have changed since
+    return ({k: run.config.get(k, _MISSING) for k in now} == now
+            and run.metrics.get("data_fingerprint") == fingerprint)
 
 
 def _job(scenario: tuple[int, int], seed: int, methods: list[str], base: dict, out: Path) -> list[dict]:
@@ -50,7 +53,7 @@ def _job(scenario: tuple[int, int], seed: int, methods: list[str], base: dict, o
                                      "teacher_cache": base.get("teacher_cache") or str(out / "teachers")})
         cfg.out = str(out / "runs" / cfg.run_name())
         run_dir = Path(cfg.out)
-        if not _finished_with(run_dir, cfg):
+        if not _finished_with(run_dir, cfg, data.fingerprint()):
             run_dir = train_run(cfg, data)
         m = json.loads((run_dir / "metrics.json").read_text())
         t = m.get("teacher") or {}
@@ -149,7 +152,7 @@ def write_results(rows: list[dict], out: Path, extra_tables: dict | None = None)
     table = summarise(rows)
     teacher_rows = [r | {"method": f"teacher ({r['method']})", "macro_f1": r["teacher_macro_f1"]}
                     for r in rows if r["teacher_macro_f1"] is not None]
-    with atomic_dir(out / "summary") as tmp:
+    with atomic_dir(out / "summary", "sweep summary") as tmp:
         with open(tmp / "results.csv", "w", newline="") as f:
             w = csv.DictWriter(f, fieldnames=ROW_KEYS)
             w.writeheader()

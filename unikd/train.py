@@ -23,7 +23,8 @@ from unikd.data.scenario import ScenarioData, scenario_data
 from unikd.methods import METHODS, Batch, StepInfo, teacher_outputs
 from unikd.metrics import scores
 from unikd.models import build_model, count_parameters
-from unikd.rundir import DataFacts, atomic_dir, write_json, write_run
+from unikd.outputs import atomic_dir, check_output, check_writable, verify_complete
+from unikd.rundir import DataFacts, write_json, write_run
 
 TEACHER_FIELDS = ("dataset", "source", "target", "seed", "teacher_model", "teacher_epochs", "teacher_lr",
                   "batch_size", "weight_decay", "normalise", "lambda_schedule", "dann_ce_weight", "domain_weight",
@@ -120,8 +121,9 @@ def predict(net, x: torch.Tensor, batch: int = 256) -> np.ndarray:
     return torch.cat([net(x[i:i + batch]) for i in range(0, len(x), batch)]).argmax(1).numpy()
 
 
-def teacher_key(cfg: TrainConfig, kind: str) -> str:
-    spec = {k: getattr(cfg, k) for k in TEACHER_FIELDS} | {"kind": kind}
+def teacher_key(cfg: TrainConfig, kind: str, data: ScenarioData) -> str:
+    """Every teacher setting and the identity of the data: a teacher is reused only for the same windows."""
+    spec = {k: getattr(cfg, k) for k in TEACHER_FIELDS} | {"kind": kind, "data": data.fingerprint()}
     digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:12]
     return f"{cfg.dataset}_{cfg.source}to{cfg.target}_{kind}_s{cfg.seed}_{digest}"
 
@@ -129,8 +131,8 @@ def teacher_key(cfg: TrainConfig, kind: str) -> str:
 def get_teacher(cfg: TrainConfig, kind: str, p: Prepared):
     """Train the scenario's teacher of this kind, or reuse the cached one trained with the same settings."""
     c, k = p.xs.shape[1], p.data.windows.num_classes
-    folder = cfg.teacher_cache_dir() / teacher_key(cfg, kind)
-    if (folder / "teacher.pt").is_file() and (folder / "teacher.json").is_file():
+    folder = cfg.teacher_cache_dir() / teacher_key(cfg, kind, p.data)
+    if verify_complete(folder, "teacher") is None:
         net = build_model(cfg.teacher_model, c, k)
         net.load_state_dict(torch.load(folder / "teacher.pt", map_location="cpu", weights_only=True))
         return net.eval(), json.loads((folder / "teacher.json").read_text()) | {"cached": True}
@@ -145,7 +147,7 @@ def get_teacher(cfg: TrainConfig, kind: str, p: Prepared):
     info = {"kind": kind, "seconds": time.perf_counter() - start, "parameters": count_parameters(net),
             "augment": augment_note,
             "target_test": scores(p.y_test, predict(net, p.x_test), p.data.class_names), "history": history}
-    with atomic_dir(folder) as tmp:
+    with atomic_dir(folder, "teacher") as tmp:
         torch.save(net.state_dict(), tmp / "teacher.pt")
         write_json(tmp / "teacher.json", info)
     return net.eval(), info | {"cached": False}
@@ -183,13 +185,15 @@ def train_student(cfg: TrainConfig, p: Prepared):
 
 def train_run(cfg: TrainConfig, data: ScenarioData | None = None) -> Path:
     """Train and write the run directory (atomically, unikd.rundir.write_run). Returns its path."""
+    check_output(cfg.run_dir(), "run")  # before minutes of training, not after
+    check_writable(cfg.teacher_cache_dir(), f"teacher cache {cfg.teacher_cache_dir()}")
     torch.set_num_threads(cfg.threads)
     p = prepare(cfg, data)
     student, history, teacher_info, seconds = train_student(cfg, p)
     d = p.data
     metrics = scores(p.y_test, predict(student, p.x_test), d.class_names) | {
         "seed": cfg.seed, "scenario": d.scenario.label, "method": cfg.method, "student_seconds": seconds,
-        "student_parameters": count_parameters(student),
+        "student_parameters": count_parameters(student), "data_fingerprint": d.fingerprint(),
     }
     if teacher_info is not None:
         metrics["teacher"] = {"kind": teacher_info["kind"], "macro_f1": teacher_info["target_test"]["macro_f1"],

@@ -70,12 +70,22 @@ class Normaliser:
         return {"kind": self.kind, "mean": self.mean.tolist(), "inv_std": self.inv_std.tolist()}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Normaliser":
-        return cls(np.asarray(d["mean"], np.float32), np.asarray(d["inv_std"], np.float32), d.get("kind", "zscore"))
+    def from_dict(cls, d: dict, where: str = "normaliser") -> "Normaliser":
+        """From to_dict()'s form; anything else is a DataError naming `where` and what is expected."""
+        try:
+            mean, inv_std = (np.asarray(d[k], np.float64) for k in ("mean", "inv_std"))
+            ok = mean.ndim == 1 and mean.shape == inv_std.shape and np.isfinite(mean).all() \
+                and np.isfinite(inv_std).all() and d.get("kind", "zscore") in KINDS
+        except (KeyError, TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise DataError(f"{where}: expected {{'kind': one of {', '.join(KINDS)}, 'mean': [numbers], "
+                            f"'inv_std': [numbers of the same length]}} with finite values")
+        return cls(mean.astype(np.float32), inv_std.astype(np.float32), d.get("kind", "zscore"))
 
     def save(self, path: Path) -> None:
         Path(path).write_text(json.dumps(self.to_dict(), indent=2))
 
     @classmethod
     def load(cls, path: Path) -> "Normaliser":
-        return cls.from_dict(json.loads(Path(path).read_text()))
+        return cls.from_dict(json.loads(Path(path).read_text()), str(path))

@@ -3,6 +3,7 @@ source train part (labelled), target train part (unlabelled during adaptation), 
 
 from __future__ import annotations
 
+import hashlib
 import warnings
 from dataclasses import dataclass
 
@@ -56,6 +57,16 @@ class ScenarioData:
     @property
     def class_names(self) -> list[str]:
         return self.windows.class_names
+
+    def fingerprint(self) -> str:
+        """A digest of the windows and labels this scenario trains and scores on: the identity of the data in
+        cache and resume keys (the same path may hold other data tomorrow; other paths may hold the same)."""
+        h = hashlib.sha256()
+        for part in (self.source_train, self.target_train, self.target_test):
+            h.update(np.ascontiguousarray(part.X, np.float32).tobytes())
+            h.update(np.ascontiguousarray(part.y, np.int64).tobytes())
+        h.update("\0".join(self.windows.class_names + self.windows.channel_names).encode())
+        return h.hexdigest()[:16]
 
 
 def parse_scenario(text: str) -> tuple[int, int]:
