@@ -22,20 +22,24 @@ def _echo(*parts) -> None:
 @click.option("--port", help="Serial port of a real board (e.g. /dev/ttyUSB0, or any pyserial URL). Without it the "
                              "emulated qemu-m4 board is booted in QEMU.")
 @click.option("--board", default="qemu-m4", show_default=True, help="Board profile the firmware was built for.")
-@click.option("--baud", type=int, help="Baud rate of --port (default: the board profile's).")
+@click.option("--baud", type=click.IntRange(min=1), help="Baud rate of --port (default: the board profile's).")
 @click.option("--data-dir", type=click.Path(path_type=Path), help="Data directory (default $UNIKD_DATA_DIR).")
 @click.option("--out", type=click.Path(path_type=Path), help="Report folder. Default: <build>/hil.")
-@click.option("--stream-windows", type=int, default=None,
+@click.option("--stream-windows", type=click.IntRange(min=1), default=None,
               help="Stream at most this many windows of the target subject's recording (default: all).")
 @click.option("--no-stream", is_flag=True, help="Window mode only.")
-@click.option("--timeout", type=float, default=3.0, show_default=True, help="Seconds to wait for each reply.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True, max=3600), default=3.0, show_default=True,
+              help="Seconds to wait for each reply; a request is given up after this x 4 attempts.")
 def hil(run_dir, build_dir, port, board, baud, data_dir, out, stream_windows, no_stream, timeout):
     """Send the target test split to the device as int8 windows and the target subject's recording as a raw
     sample stream; compare every output with the golden TFLM interpreter; write hil_report.json/.md and
     hil_confusion.png. Exit code 1 when any window differs or goes unanswered."""
+    from unikd.outputs import check_output
     from unikd_mcu.hil.report import load_deployed, run_hil, write_report
     from unikd_mcu.hil.session import hil_session
 
+    if out is not None:
+        check_output(out, "hil report")  # before the build and the session, not after them
     if build_dir is None:
         if run_dir is None:
             raise UserError("give --run RUN_DIR (and optionally --build DIR)")
@@ -47,6 +51,7 @@ def hil(run_dir, build_dir, port, board, baud, data_dir, out, stream_windows, no
             build(BuildRequest(board=board, run=run_dir, out=build_dir, data_dir=data_dir))
     dep = load_deployed(build_dir, run_dir, data_dir)
     out = out or build_dir / "hil"
+    check_output(out, "hil report")
 
     def progress(kind, i, n=None):
         if kind == "segment" or i % 25 == 0:

@@ -249,18 +249,21 @@ def hello_dict(h: P.Hello) -> dict:
 def write_report(report: dict, out_dir: Path) -> dict[str, Path]:
     from unikd.plots import plot_confusion
 
+    from unikd.outputs import atomic_dir
+
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {"json": out_dir / "hil_report.json", "markdown": out_dir / "hil_report.md"}
-    paths["json"].write_text(json.dumps(report, indent=2) + "\n")
-    paths["markdown"].write_text(markdown(report))
+    names = {"json": "hil_report.json", "markdown": "hil_report.md"}
     w = report.get("window_mode")
     if w:
-        paths["confusion"] = out_dir / "hil_confusion.png"
-        plot_confusion(np.asarray(w["confusion_matrix"]), report["device"]["classes"],
-                       f"device ({report['board']}) on target test: macro-F1 {100 * w['device']['macro_f1']:.2f}",
-                       paths["confusion"])
-    return paths
+        names["confusion"] = "hil_confusion.png"
+    with atomic_dir(out_dir, "hil report") as tmp:
+        (tmp / names["json"]).write_text(json.dumps(report, indent=2) + "\n")
+        (tmp / names["markdown"]).write_text(markdown(report))
+        if w:
+            plot_confusion(np.asarray(w["confusion_matrix"]), report["device"]["classes"],
+                           f"device ({report['board']}) on target test: macro-F1 {100 * w['device']['macro_f1']:.2f}",
+                           tmp / names["confusion"])
+    return {k: out_dir / v for k, v in names.items()}
 
 
 def verdict(report: dict) -> bool:

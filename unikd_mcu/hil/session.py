@@ -65,8 +65,9 @@ def open_board(*, elf: Path | None = None, port: str | None = None, board: str =
     rate = baud or get_board(board).baud
     try:
         ser = serial.serial_for_url(port, baudrate=rate, timeout=timeout)
-    except serial.SerialException as e:
-        raise UserError(f"cannot open {port}: {e}") from None
+    except (serial.SerialException, ValueError, OSError) as e:  # ValueError: an unknown URL scheme or setting
+        raise UserError(f"cannot open serial port {port!r}: {e}; give a device such as /dev/ttyUSB0 or a pyserial "
+                        f"URL such as socket://HOST:PORT") from None
     with ser:
         yield SerialBoard(ser, f"{port} at {rate} baud", reset_by_rts)
 
