@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from unikd.children import worker_init
 from unikd.config import resolve_config
 from unikd.outputs import atomic_dir
 from unikd.rundir import RunError, load_run, write_json
@@ -76,13 +77,19 @@ class WorkerPool:
     def __enter__(self) -> "WorkerPool":
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def __exit__(self, exc_type, *exc) -> None:
+        self.close(abort=exc_type is not None)
 
-    def close(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown()
-            self._executor = None
+    def close(self, abort: bool = False) -> None:
+        """Stop the workers: after their jobs, or at once (`abort`: an error, Ctrl-C or SIGTERM in this process;
+        a worker stopped this way removes its half-written run, see unikd.children)."""
+        if self._executor is None:
+            return
+        if abort:
+            for proc in list(getattr(self._executor, "_processes", {}).values()):
+                proc.terminate()
+        self._executor.shutdown(wait=True, cancel_futures=abort)
+        self._executor = None
 
     def map(self, fn, arg_tuples, desc: str | None = None, unit: str = "job", progress: bool = True) -> list:
         """[fn(*args) for args in arg_tuples], in that order whatever order the workers finish in."""
@@ -97,7 +104,8 @@ class WorkerPool:
                 return results
             if self._executor is None:
                 # spawn, not fork: forking a process that already runs torch's thread pools can deadlock
-                self._executor = ProcessPoolExecutor(self.jobs, mp_context=mp.get_context("spawn"))
+                self._executor = ProcessPoolExecutor(self.jobs, mp_context=mp.get_context("spawn"),
+                                                     initializer=worker_init)
             futures = {self._executor.submit(fn, *args): i for i, args in enumerate(arg_tuples)}
             for f in as_completed(futures):
                 results[futures[f]] = f.result()

@@ -16,6 +16,7 @@ from pathlib import Path
 import click
 
 from unikd import __version__
+from unikd.children import Terminated, raise_on_sigterm
 
 # name -> (module, attribute, one-line help shown by `unikd-mcu --help`)
 COMMANDS = {
@@ -61,15 +62,6 @@ def cli():
     """
 
 
-class Terminated(BaseException):
-    """SIGTERM, raised in the main thread so that every `with`/`finally` on the way out runs: temporary folders are
-    removed and child processes (QEMU) stopped, as for Ctrl-C. A BaseException so no `except Exception` eats it."""
-
-
-def _on_sigterm(signum, frame):
-    raise Terminated()
-
-
 def save_traceback(exc: BaseException) -> Path:
     """Write the traceback of an unexpected exception to a file of its own and return the path."""
     folder = Path(os.environ.get("UNIKD_CRASH_DIR") or Path(tempfile.gettempdir()) / "unikd-mcu")
@@ -99,8 +91,7 @@ def main(argv=None) -> int:
     - anything else: a short message and the path of a saved traceback, exit code 1; never a bare traceback."""
     from unikd.errors import UserError
 
-    previous = signal.signal(signal.SIGTERM, _on_sigterm) if threading.current_thread() is threading.main_thread() \
-        else None
+    previous = raise_on_sigterm() if threading.current_thread() is threading.main_thread() else None
     try:
         cli.main(args=argv, prog_name="unikd-mcu", standalone_mode=False)
     except click.exceptions.Exit as e:

@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
+from unikd.children import die_with_parent
 from unikd.errors import UserError
 from unikd_mcu.hil import images
 
@@ -90,7 +89,7 @@ class QemuBoard:
                "-kernel", str(self.elf),
                "-serial", f"tcp:127.0.0.1:{self.port},server=on,wait=on,nodelay=on"]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     preexec_fn=die_with_parent)
+                                     preexec_fn=die_with_parent)  # no emulator outlives the host side
         deadline = time.monotonic() + self.boot_timeout
         while True:  # QEMU listens a moment after it starts; wait=on holds the CPU until we connect
             if self.proc.poll() is not None:
@@ -145,17 +144,6 @@ class QemuBoard:
         if self.proc is not None and self.proc.stdout is not None:
             self.proc.stdout.close()
         self.proc = None
-
-
-def die_with_parent() -> None:
-    """In the child before exec (Linux): have the kernel send it SIGTERM when the process that started it dies, even
-    by SIGKILL, so no emulator outlives the host side. `with QemuBoard` already stops it on every normal exit,
-    exception, Ctrl-C and SIGTERM (the CLI turns SIGTERM into an exception); this covers the rest."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        PR_SET_PDEATHSIG = 1
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def qemu_version() -> str:

@@ -1,0 +1,39 @@
+"""Processes the tool starts die with it, and a SIGTERM unwinds like Ctrl-C, so nothing is left behind: no
+orphaned worker or emulator, no temporary folder (unikd.outputs.atomic_dir removes its own on any exception).
+
+    raise_on_sigterm()   in a main process or a worker: SIGTERM raises Terminated, so `with`/`finally` blocks run
+    die_with_parent()    in a child before it runs (preexec_fn, or a pool's initializer): the kernel sends it
+                         SIGTERM when its parent dies, even by SIGKILL (Linux; elsewhere a no-op)
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread. A BaseException, so no `except Exception` on the way out swallows it."""
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated()
+
+
+def raise_on_sigterm():
+    """Install the SIGTERM handler; returns the previous one (to restore)."""
+    return signal.signal(signal.SIGTERM, _raise_terminated)
+
+
+def die_with_parent() -> None:
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def worker_init() -> None:
+    """Initializer of the sweep's worker processes."""
+    die_with_parent()
+    raise_on_sigterm()
