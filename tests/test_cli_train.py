@@ -68,19 +68,6 @@ def test_non_positive_learning_rate_is_refused(cli, tmp_path):
     assert not (tmp_path / "run").exists()
 
 
-def test_a_failure_while_writing_leaves_neither_run_nor_temporary_folder(tmp_path):
-    from unikd.rundir import atomic_dir
-
-    (tmp_path / "run").mkdir()
-    (tmp_path / "run" / "old.txt").write_text("previous run")
-    with pytest.raises(RuntimeError):
-        with atomic_dir(tmp_path / "run") as tmp:
-            (tmp / "student.pt").write_text("half")
-            raise RuntimeError("killed mid-write")
-    assert [p.name for p in tmp_path.iterdir()] == ["run"]  # no temporary folder left
-    assert (tmp_path / "run" / "old.txt").read_text() == "previous run"  # the previous run is untouched
-
-
 def test_sweep_writes_markdown_csv_and_plot(cli, real_data_dir, tmp_path):
     r = cli("sweep", "--scenarios", "2->11", "--seeds", "0", "--methods", "source-only,dann", "--epochs", "2",
             "--jobs", "1", "--out", str(tmp_path / "sw"), env_data=real_data_dir)
@@ -113,20 +100,25 @@ def test_setting_parser_reads_values_as_a_config_file_does_and_names_bad_keys():
         parse_setting("epochs")
 
 
-def test_sweep_does_not_reuse_a_run_that_predates_a_setting(tmp_path):
+def test_sweep_does_not_reuse_a_run_that_predates_a_setting_or_another_data_set(tmp_path, scenario_2to11):
     import json
 
+    from helpers import random_net, write_run_dir
     from unikd.config import resolve_config
     from unikd.sweep import _finished_with
 
+    data, norm = scenario_2to11
     cfg = resolve_config({})
+    write_run_dir(tmp_path / "run", random_net(), norm, data)
     saved = json.loads(json.dumps(cfg.to_dict()))
-    (tmp_path / "metrics.json").write_text("{}")
-    (tmp_path / "config.json").write_text(json.dumps(saved))
-    assert _finished_with(tmp_path, cfg)
+    metrics = {"macro_f1": 0.0, "data_fingerprint": data.fingerprint()}
+    (tmp_path / "run" / "config.json").write_text(json.dumps(saved))
+    (tmp_path / "run" / "metrics.json").write_text(json.dumps(metrics))
+    assert _finished_with(tmp_path / "run", cfg, data.fingerprint())
+    assert not _finished_with(tmp_path / "run", cfg, "another data set")
     del saved["teacher_im_weight"]  # a run trained before the setting existed (its teacher had no such term)
-    (tmp_path / "config.json").write_text(json.dumps(saved))
-    assert not _finished_with(tmp_path, cfg)
+    (tmp_path / "run" / "config.json").write_text(json.dumps(saved))
+    assert not _finished_with(tmp_path / "run", cfg, data.fingerprint())
 
 
 def test_worker_pool_keeps_the_order_and_its_workers_across_maps():
