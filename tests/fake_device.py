@@ -40,13 +40,14 @@ def fake_metadata(**changes):
 
 
 def build_fake_device(out: Path, board: str = "host", make_vars: dict | None = None, object_cache: Path | None = None,
-                      **meta_changes) -> Path:
+                      core=None, **meta_changes) -> Path:
     """The whole core with the fake model's metadata (fake_metadata(**meta_changes)) and the test double runtime,
-    built for `board` by its own Makefile (unikd_mcu.hil.images.build_image, the recipe of every image)."""
+    built for `board` by its own Makefile (unikd_mcu.hil.images.build_image, the recipe of every image). core: the
+    core's files as build_image takes a part (default firmware/core as it is; a test may break one on purpose)."""
     from codegen.carrays import model_meta_header
     from unikd_mcu.hil.images import build_image, core_sources
 
-    return build_image(board, out, {"core": core_sources(),
+    return build_image(board, out, {"core": core if core is not None else core_sources(),
                                     "model": {"unikd_model_meta.h": model_meta_header(fake_metadata(**meta_changes))},
                                     "runtime": [TEST_DOUBLE_RUNTIME]}, make_vars=make_vars, object_cache=object_cache)
 

@@ -130,6 +130,10 @@ static void on_frame(uint8_t type, uint16_t seq, const uint8_t *payload, uint16_
 {
     switch (type) {
     case UNIKD_MSG_HELLO_REQ:
+        if (len != UNIKD_PL_HELLO_REQ_HEAD_BYTES) { /* declared empty: a payload means a garbled request */
+            send_error(seq, UNIKD_ERR_BAD_LENGTH, type, len);
+            break;
+        }
         send_hello(seq, 0);
         break;
     case UNIKD_MSG_PING:

@@ -121,6 +121,11 @@ void unikd_parser_feed(unikd_parser *p, uint8_t b)
 int unikd_parser_drop_partial(unikd_parser *p)
 {
     int had = p->len != 0;
-    p->len = 0;
+    /* Give up the frame the held bytes begin with, then rescan the rest as after a bad frame: a frame that arrived
+     * whole behind a truncated one is still answered, and any partial frame left after it goes too. */
+    while (p->len != 0) {
+        drop(p, 1);
+        process(p);
+    }
     return had;
 }

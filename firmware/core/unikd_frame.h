@@ -33,7 +33,8 @@ void unikd_parser_init(unikd_parser *p, unikd_frame_handler on_frame, unikd_fram
 /* Feed one received byte. Bytes outside frames are skipped; after a bad frame the parser rescans the bytes it
  * holds from just after that frame's start marker, so a frame that arrived inside a truncated one is kept. */
 void unikd_parser_feed(unikd_parser *p, uint8_t b);
-/* Drop a partial frame (the board calls this after a gap in the received bytes). Returns 1 if one was dropped. */
+/* Drop a partial frame (the board calls this after a gap in the received bytes); complete frames held behind it
+ * are handled as after a bad frame. Returns 1 if one was dropped. */
 int unikd_parser_drop_partial(unikd_parser *p);
 
 #endif /* UNIKD_FRAME_H */
