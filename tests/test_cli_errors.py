@@ -48,6 +48,7 @@ def save_npz(path, arrays: dict):
     ("departures: all\n", ["setting 'departures' must be a list"]),
     ("beta_min: 0.95\n", ["beta_min and beta_max must satisfy"]),
     ("weight_decay: -1\n", ["weight_decay must be zero or positive, got -1"]),
+    ("", ["is empty; write one setting per line"]),
 ])
 def test_config_file_values_are_checked_by_type_and_range(tmp_path, capsys, text, fragments):
     cfg = tmp_path / "bad.yaml"

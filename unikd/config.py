@@ -109,8 +109,11 @@ def read_config_file(path) -> dict:
         data = yaml.safe_load(path.read_text()) if path.suffix in (".yaml", ".yml") else json.loads(path.read_text())
     except (yaml.YAMLError, json.JSONDecodeError) as e:
         raise UserError(f"config file {path} is not valid {'YAML' if path.suffix != '.json' else 'JSON'}: {e}")
+    if data is None:
+        raise UserError(f"config file {path} is empty; write one setting per line, e.g. `epochs: 40`")
     if not isinstance(data, dict):
-        raise UserError(f"config file {path} must hold a mapping of settings, got {type(data).__name__}")
+        raise UserError(f"config file {path} must hold a mapping of settings (`key: value` lines), got "
+                        f"{type(data).__name__}")
     return data
 
 
