@@ -121,6 +121,39 @@ def test_sweep_does_not_reuse_a_run_that_predates_a_setting_or_another_data_set(
     assert not _finished_with(tmp_path / "run", cfg, data.fingerprint())
 
 
+def test_sweep_does_not_take_a_run_missing_a_file_as_finished(tmp_path, scenario_2to11):
+    import json
+
+    from helpers import random_net, write_run_dir
+    from unikd.config import resolve_config
+    from unikd.sweep import _finished_with
+
+    data, norm = scenario_2to11
+    cfg = resolve_config({})
+    write_run_dir(tmp_path / "run", random_net(), norm, data)
+    (tmp_path / "run" / "config.json").write_text(json.dumps(cfg.to_dict()))
+    (tmp_path / "run" / "metrics.json").write_text(json.dumps({"data_fingerprint": data.fingerprint()}))
+    assert _finished_with(tmp_path / "run", cfg, data.fingerprint())
+    (tmp_path / "run" / "student.pt").unlink()
+    assert not _finished_with(tmp_path / "run", cfg, data.fingerprint())
+
+
+def test_a_cached_teacher_is_keyed_by_the_data_not_only_the_settings(scenario_2to11):
+    import dataclasses
+
+    from unikd.config import resolve_config
+    from unikd.data.scenario import Part
+    from unikd.train import teacher_key
+
+    data, _ = scenario_2to11
+    cfg = resolve_config({})
+    y = data.source_train.y.copy()
+    y[0] = (y[0] + 1) % len(data.class_names)  # one label of the source changed: another data set
+    other = dataclasses.replace(data, source_train=Part(data.source_train.X, y, data.source_train.rows))
+    assert teacher_key(cfg, "dann", data) == teacher_key(cfg, "dann", data)
+    assert teacher_key(cfg, "dann", data) != teacher_key(cfg, "dann", other)
+
+
 def test_worker_pool_keeps_the_order_and_its_workers_across_maps():
     import os
 
