@@ -52,3 +52,62 @@ def test_zero_degrees_changes_nothing():
     x = torch.randn(3, 9, 16)
     assert torch.allclose(random_rotation(x, 0.0, [0, 3, 6]), x)
     assert math.isclose(float(rotation_matrices(1, 0.0)[0].trace()), 3.0, rel_tol=1e-6)
+
+
+# ------------------------------------------------------------------ which triplets a rotation may turn
+
+
+def test_ucihar_triplets_are_all_rotated_as_before():
+    from unikd.augment import rotatable_triplets
+
+    # [0, 3, 6] is what xyz_triplets gave for UCI-HAR before the physical-sensor rule; runs stay reproducible
+    assert rotatable_triplets(UCIHAR) == ([0, 3, 6], [])
+    assert rotatable_triplets(UCIHAR)[0] == xyz_triplets(UCIHAR)
+
+
+@pytest.mark.parametrize("names, rotate, skipped", [
+    (["pos_x", "pos_y", "pos_z", "acc_x", "acc_y", "acc_z"], [3], {0: "acc/gyro/mag"}),
+    (["acc_std_x", "acc_std_y", "acc_std_z", "MagX", "MagY", "MagZ"], [3], {0: "rescaled per axis (std)"}),
+    (["ax", "ay", "az", "gx", "gy", "gz"], [0, 3], {}),
+])
+def test_only_triplets_named_as_physical_sensors_are_rotated(names, rotate, skipped):
+    from unikd.augment import rotatable_triplets
+
+    got_rotate, got_skipped = rotatable_triplets(names)
+    assert got_rotate == rotate
+    assert [t for t, _ in got_skipped] == list(skipped)
+    for (_, why), fragment in zip(got_skipped, skipped.values()):
+        assert fragment in why
+
+
+def _cfg(degrees=30.0):
+    from unikd.config import resolve_config
+
+    return resolve_config({"teacher_rotate_degrees": degrees})
+
+
+def test_teacher_augment_on_ucihar_draws_and_turns_as_before():
+    from unikd.train import teacher_augment
+
+    x = torch.randn(5, 9, 16, generator=torch.Generator().manual_seed(3))
+    augment, note = teacher_augment(_cfg(), UCIHAR)
+    torch.manual_seed(7)
+    got = augment(x)
+    torch.manual_seed(7)
+    assert torch.equal(got, random_rotation(x, 30.0, [0, 3, 6]))  # same draws, same triplets as before
+    assert note == "random rotation up to 30 degrees of body_acc, body_gyro, total_acc"
+
+
+def test_teacher_augment_leaves_non_sensor_triplets_alone_and_says_so():
+    from unikd.train import teacher_augment
+
+    names = ["pos_x", "pos_y", "pos_z", "gyro_x", "gyro_y", "gyro_z"]
+    x = torch.randn(4, 6, 16, generator=torch.Generator().manual_seed(4))
+    with pytest.warns(UserWarning, match="rotating gyro; pos skipped: not named as an accelerometer"):
+        augment, note = teacher_augment(_cfg(), names)
+    assert "pos skipped" in note and note.startswith("random rotation up to 30 degrees of gyro (")
+    y = augment(x)
+    assert torch.equal(y[:, :3], x[:, :3]) and not torch.equal(y[:, 3:], x[:, 3:])
+    with pytest.warns(UserWarning, match="no x/y/z triplet of a physical sensor"):
+        augment, note = teacher_augment(_cfg(), names[:3])
+    assert augment is None and note.startswith("none (no x/y/z triplet of a physical sensor (pos skipped")

@@ -29,9 +29,11 @@ def assert_user_error(code: int, text: str, *fragments: str) -> None:
 
 @pytest.fixture(scope="module")
 def packed_subset(ucihar_arrays) -> dict:
-    """The packed UCI-HAR arrays of subjects 2 and 11 (both AdaTime parts), as a user's copy of the file."""
+    """The packed UCI-HAR arrays of subjects 2 and 11 (both AdaTime parts), as a user's copy of the file (which,
+    given by path, must state its own timing)."""
     keep = np.isin(ucihar_arrays["subject"], (2, 11))
-    return {k: (v[keep] if v.shape[:1] == keep.shape else v) for k, v in ucihar_arrays.items()}
+    subset = {k: (v[keep] if v.shape[:1] == keep.shape else v) for k, v in ucihar_arrays.items()}
+    return subset | {"sample_rate_hz": np.float64(50.0), "stride": np.int64(64)}
 
 
 def save_npz(path, arrays: dict):

@@ -3,7 +3,8 @@
 A wearable sits a little differently on every wearer, so the same movement reaches its accelerometer and gyroscope
 turned by some angle. Showing the teacher each training window turned by a random rotation teaches it features that
 do not depend on that angle; on UCI-HAR this lifts the DANN teacher by about 3 points (docs/benchmarks.md). One
-rotation per window is applied to every (x, y, z) sensor triplet of the device alike. The transform uses torch's
+rotation per window is applied alike to every (x, y, z) triplet that `rotatable_triplets` accepts as the axes of a
+physical sensor (acc/gyro/mag names); other x/y/z-looking triplets are left alone and reported. The transform uses torch's
 global generator, which the trainer seeds, so a run stays reproducible.
 """
 
@@ -30,6 +31,30 @@ def xyz_triplets(channel_names: list[str]) -> list[int]:
         else:
             i += 1
     return starts
+
+
+# A rotation only means something for axes of one physical vector sensor in its own units. Which triplets are
+# such axes is decided from the sensor part of the names: a token naming an accelerometer, gyroscope or
+# magnetometer (or the one-letter forms of ax/ay/az, gx/gy/gz, mx/my/mz), and no token saying the values were
+# rescaled per axis (standardised axes are no longer one vector, so turning them mixes unrelated scales).
+_PHYSICAL = re.compile(r"^(a|g|m|acc\w*|gyr\w*|mag\w*)$")
+_RESCALED = {"norm", "normalised", "normalized", "std", "standardised", "standardized", "zscore", "scaled"}
+
+
+def rotatable_triplets(channel_names: list[str]) -> tuple[list[int], list[tuple[int, str]]]:
+    """(starts of the x/y/z triplets a rotation turns, [(start, why not)] of the x/y/z triplets it leaves alone).
+    The first list is `xyz_triplets` minus the skipped ones, in the same order."""
+    rotate, skipped = [], []
+    for t in xyz_triplets(channel_names):
+        tokens = [w for w in re.split(r"[^a-z0-9]+", sensor_name(channel_names[t]).lower()) if w]
+        rescaled = sorted(_RESCALED.intersection(tokens))
+        if rescaled:
+            skipped.append((t, f"named as rescaled per axis ({', '.join(rescaled)})"))
+        elif not any(_PHYSICAL.match(w) for w in tokens):
+            skipped.append((t, "not named as an accelerometer, gyroscope or magnetometer (acc/gyro/mag)"))
+        else:
+            rotate.append(t)
+    return rotate, skipped
 
 
 def sensor_name(channel_name: str) -> str:

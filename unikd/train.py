@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from unikd.augment import random_rotation, sensor_name, xyz_triplets
+from unikd.augment import random_rotation, rotatable_triplets, sensor_name
 from unikd.config import TrainConfig
 from unikd.data import load_dataset
 from unikd.data.normalise import Normaliser
@@ -157,14 +157,21 @@ def teacher_augment(cfg: TrainConfig, channel_names: list[str]):
     """(windows -> windows or None, a note for teacher.json) from cfg.teacher_rotate_degrees and the channels."""
     if cfg.teacher_rotate_degrees == 0:
         return None, "none"
-    triplets = xyz_triplets(channel_names)
+    triplets, skipped = rotatable_triplets(channel_names)
+    why_not = "; ".join(f"{sensor_name(channel_names[t])} skipped: {why}" for t, why in skipped)
     if not triplets:
-        warnings.warn(f"teacher_rotate_degrees={cfg.teacher_rotate_degrees}: no x/y/z channel triplets among the "
-                      f"channels {', '.join(channel_names)}; the teacher is trained without rotations")
-        return None, "none (no x/y/z channel triplets)"
+        found = f" ({why_not})" if skipped else ""
+        warnings.warn(f"teacher_rotate_degrees={cfg.teacher_rotate_degrees}: no x/y/z triplet of a physical sensor "
+                      f"among the channels {', '.join(channel_names)}{found}; the teacher is trained without "
+                      f"rotations")
+        return None, f"none (no x/y/z triplet of a physical sensor{found})"
     names = ", ".join(sensor_name(channel_names[t]) for t in triplets)
-    return (lambda x: random_rotation(x, cfg.teacher_rotate_degrees, triplets),
-            f"random rotation up to {cfg.teacher_rotate_degrees:g} degrees of {names}")
+    note = f"random rotation up to {cfg.teacher_rotate_degrees:g} degrees of {names}"
+    if skipped:
+        # a user who named a triplet x/y/z may expect it turned; say which were not and why
+        warnings.warn(f"teacher_rotate_degrees={cfg.teacher_rotate_degrees}: rotating {names}; {why_not}")
+        note += f" ({why_not})"
+    return (lambda x: random_rotation(x, cfg.teacher_rotate_degrees, triplets), note)
 
 
 def train_student(cfg: TrainConfig, p: Prepared):

@@ -16,8 +16,9 @@ from unikd.data import ucihar  # noqa: E402,F401  (registers the built-in data s
 from unikd.data import sets  # noqa: E402,F401  (registers every module in unikd/data/sets/)
 
 
-def load_path(path: Path) -> WindowSet:
-    """Load data given by path, choosing the reader by what the path is."""
+def load_path(path: Path, sample_rate_hz: float | None = None, stride: int | None = None) -> WindowSet:
+    """Load data given by path, choosing the reader by what the path is. `sample_rate_hz` and `stride` fill in
+    what a packed-format .npz does not record (it is refused without them)."""
     import numpy as np
 
     from unikd.data.adatime import AdaTimeDataset, is_adatime_folder, read_adatime_folder
@@ -34,7 +35,9 @@ def load_path(path: Path) -> WindowSet:
                 packed = ucihar.is_packed_npz(npz.files)
         except NPZ_ERRORS as e:
             raise DataError(f"{path}: not a readable .npz file ({type(e).__name__}: {e}); expected {KEYS_DOC}") from None
-        return ucihar.read_packed_npz(path) if packed else read_generic_npz(path)
+        if packed:
+            return ucihar.read_packed_npz(path, sample_rate_hz=sample_rate_hz, stride=stride)
+        return read_generic_npz(path)
     if path.is_dir():
         if is_adatime_folder(path):
             # a folder of a registered AdaTime set (by its folder name) keeps that set's class names
@@ -46,9 +49,11 @@ def load_path(path: Path) -> WindowSet:
         for root in (path, path / ARCHIVE_DIR, path / "ucihar" / ARCHIVE_DIR):
             if (root / "train" / "Inertial Signals").is_dir():
                 return read_archive(root)
+        # a folder holding ucihar.npz (or ucihar/ucihar.npz) is the registered set's layout, so UCI-HAR's timing
+        # applies as it does for the name; a .npz given as a file path gets no such assumption
         for npz in (path / ucihar.NPZ_NAME, path / "ucihar" / ucihar.NPZ_NAME):
             if npz.is_file():
-                return ucihar.read_packed_npz(npz)
+                return ucihar.read_ucihar_npz(npz)
         raise DataError(
             f"{path}: not a data folder; expected AdaTime files (train_<domain>.pt, test_<domain>.pt), an unpacked "
             f"UCI-HAR archive ('{ARCHIVE_DIR}/train/Inertial Signals/') or {ucihar.NPZ_NAME}"
