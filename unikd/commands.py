@@ -63,7 +63,8 @@ def _overrides(config_file, **flags) -> dict:
 @click.option("--method", help="Training method, see `unikd-mcu methods` [default: unikd].")
 @click.option("--seed", type=int, help="Random seed; the same seed on the same machine gives the same weights [default: 0].")
 @click.option("--out", type=click.Path(file_okay=False),
-              help="Run directory [default: runs/<dataset>_<source>to<target>_<method>_s<seed>].")
+              help="Run directory [default: runs/<dataset>_<source>to<target>_<method>_s<seed>]. An earlier run there "
+                   "is replaced; a folder holding anything else is refused before training (docs/failures.md).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def train(config_file, quiet, **flags):
     """Train one scenario: the scenario's teacher (trained once, then reused) and the student.
