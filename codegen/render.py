@@ -72,7 +72,7 @@ def _merge(*parts: dict) -> dict:
 def render_project(board: Board, model: bytes, meta: ModelMetadata, runtime: RuntimeFiles, out: Path,
                    sensor: str | None = None) -> dict:
     """Write the board's project(s) into `out` (which must exist). Returns a summary (folders, files, sensor)."""
-    board_runtime(board, runtime.name)
+    entry = board_runtime(board, runtime.name)
     if meta.runtime != runtime.name:
         raise DeployError(f"metadata says runtime {meta.runtime!r} but the {runtime.name!r} runtime was given")
     sensor = sensor or board.sensor
@@ -91,35 +91,32 @@ def render_project(board: Board, model: bytes, meta: ModelMetadata, runtime: Run
         sda_text=f"GPIO {sda}" if sda is not None else "the board's default SDA pin",
         scl_text=f"GPIO {scl}" if scl is not None else "the board's default SCL pin",
         address=int(opts.get("i2c_address", 0x68)),
-        tflm_header=(board.tflm or {}).get("header") if runtime.name == "tflm" else None,
+        runtime_summary=entry.describe(board, runtime),
         channel_map=", ".join(f"{c} <- {IMU_QUANTITIES[s]}" for c, s in zip(meta.channel_names, sources)),
-        arena_bytes=runtime.report.get("arena_bytes", 0),
     )
+    libs = entry.libraries(board)
     common = _merge(core_files(), {k: v.encode() for k, v in model_c_files(model, meta).items()})
     imu_files = {}
     if imu:
         imu_files = {"unikd_imu.h": render_template("unikd_imu.h.j2"),
                      f"unikd_imu_{sensor}.cpp": render_template(imu.driver_template, **values)}
     sketch = render_template("unikd_sketch.cpp.j2", **values)
-    if values["tflm_header"]:
-        # Arduino finds a library by the headers the sketch includes: name the TFLM library's own header.
-        sketch = sketch.replace('#include "unikd_app.h"', f'#include <{values["tflm_header"]}>\n#include "unikd_app.h"', 1)
+    if libs.header:
+        # Arduino finds a library by the headers the sketch includes: name the runtime library's own header.
+        sketch = sketch.replace('#include "unikd_app.h"', f'#include <{libs.header}>\n#include "unikd_app.h"', 1)
 
     folders: list[tuple[str, str]] = []
     written: list[str] = []
     if board.arduino:
         name = sketch_name(board)
-        rt = dict(runtime.files)
-        if "unikd_runtime_tflm.cc" in rt:  # the Arduino builder compiles .c, .cpp and .S only
-            rt["unikd_runtime_tflm.cpp"] = rt.pop("unikd_runtime_tflm.cc")
+        # the Arduino builder compiles .c, .cpp and .S only
+        rt = {(n[:-3] + ".cpp" if n.endswith(".cc") else n): data for n, data in runtime.files.items()}
         files = _merge(common, rt, imu_files, {f"{name}.ino": sketch})
         _write(out / "arduino" / name, files)
         folders.append((f"arduino/{name}", f"Arduino sketch ({board.arduino['fqbn']})"))
         written += [f"arduino/{name}/{f}" for f in files]
     if board.platformio:
-        lib_deps = []
-        if runtime.name == "tflm":
-            lib_deps.append(board.tflm["platformio_lib"])
+        lib_deps = list(libs.platformio)
         if imu and imu.platformio_library:
             lib_deps.append(imu.platformio_library)
         ini = render_template("platformio.ini.j2", board=board, runtime=runtime.name, pio=board.platformio,
@@ -143,9 +140,7 @@ def render_project(board: Board, model: bytes, meta: ModelMetadata, runtime: Run
         folders.append((EMULATED_DIR, f"{board.name} firmware: `make` builds build/fw.elf with {board.toolchain}"))
         written += [f"{EMULATED_DIR}/{p.relative_to(project)}" for p in sorted(project.rglob("*")) if p.is_file()]
 
-    arduino_libs = []
-    if runtime.name == "tflm" and board.tflm:
-        arduino_libs.append(board.tflm["arduino_library"])
+    arduino_libs = list(libs.arduino)
     if imu and imu.arduino_library:
         arduino_libs.append(imu.arduino_library)
     readme = render_template("PROJECT_README.md.j2", folders=folders, sketch=sketch_name(board),

@@ -36,6 +36,15 @@ class RuntimeFiles:
 
 
 @dataclass(frozen=True)
+class Libraries:
+    """Libraries a runtime (or a sensor) needs from the board's ecosystem."""
+
+    header: str | None = None  # included by the sketch: the Arduino builder finds a library by the headers included
+    arduino: tuple[str, ...] = ()  # Arduino library names (the project README's install line)
+    platformio: tuple[str, ...] = ()  # PlatformIO lib_deps
+
+
+@dataclass(frozen=True)
 class MemoryNeed:
     """What a runtime needs of the board's flash and RAM budgets, with the words the report uses for each."""
 
@@ -57,6 +66,14 @@ class Runtime:
     def sources(self, model: bytes, info, arena) -> RuntimeFiles:
         """The runtime's files for `model` (its TfliteInfo `info`, its codegen.golden.ArenaMeasurement `arena`)."""
         raise NotImplementedError
+
+    def libraries(self, board) -> Libraries:
+        """What the generated project must pull in for this runtime on `board` (nothing: self-contained C)."""
+        return Libraries()
+
+    def describe(self, board, files: RuntimeFiles) -> str:
+        """One phrase for the project README."""
+        return "interpreter-free C generated from the model"
 
     def memory_need(self, model: bytes, files: RuntimeFiles, arena) -> MemoryNeed:
         raise NotImplementedError
@@ -163,6 +180,15 @@ class TflmRuntime(Runtime):
 
     def memory_need(self, model, files, arena):
         return MemoryNeed(len(model), "the .tflite model", arena.recommended_bytes, "the TFLM tensor arena")
+
+    def libraries(self, board):
+        t = board.tflm or {}
+        return Libraries(t.get("header"), tuple(filter(None, [t.get("arduino_library")])),
+                         tuple(filter(None, [t.get("platformio_lib")])))
+
+    def describe(self, board, files):
+        return (f"TFLM MicroInterpreter, arena {files.report.get('arena_bytes', 0)} bytes; needs the "
+                f"`{(board.tflm or {}).get('arduino_library')}` library")
 
     def profile_problem(self, profile):
         # the firmware links the board's own TFLM library, named in the profile's tflm section

@@ -57,7 +57,7 @@ def build_checked_device(folder: Path) -> Path:
     sys.path.insert(0, str(REPO / "tests"))  # the fake model and its builder live with the tests
     from fake_device import build_fake_device
 
-    return build_fake_device(folder, make_vars={"SANITIZE": fuzz_device.SANITIZE})
+    return build_fake_device(folder, make_vars=fuzz_device.BUILD_VARS)
 
 
 def main(argv=None) -> int:

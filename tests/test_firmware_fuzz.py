@@ -26,7 +26,7 @@ def objects(tmp_path_factory):
 
 def build(tmp_path_factory, require_tools, objects, core=None):
     require_tools("make", "gcc")
-    return build_fake_device(tmp_path_factory.mktemp("fuzz_device"), make_vars={"SANITIZE": F.SANITIZE},
+    return build_fake_device(tmp_path_factory.mktemp("fuzz_device"), make_vars=F.BUILD_VARS,
                              object_cache=objects, core=core)
 
 

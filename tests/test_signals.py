@@ -24,8 +24,9 @@ QUICK = ["--teacher-epochs", "3", "--epochs", "12", "--data-dir"]
 class Command:
     """`unikd-mcu ARGS` in its own process; stderr collected as it comes, so a test can wait for a stage."""
 
-    def __init__(self, args, cwd: Path, tag: str):
-        env = dict(os.environ, UNIKD_SIGNAL_TEST_TAG=tag, PYTHONUNBUFFERED="1")
+    def __init__(self, args, cwd: Path):
+        self.tag = uuid.uuid4().hex  # in the environment of the command and of everything it starts
+        env = dict(os.environ, UNIKD_SIGNAL_TEST_TAG=self.tag, PYTHONUNBUFFERED="1")
         self.proc = subprocess.Popen([sys.executable, "-m", "unikd_mcu.cli", *map(str, args)], cwd=cwd, env=env,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.err = ""
@@ -65,9 +66,7 @@ def tagged_processes(tag: str) -> list[int]:
 
 def interrupt(args, cwd: Path, stage: str, sig: int) -> Command:
     """Start the command, send `sig` once `stage` shows on its stderr, wait for it to end."""
-    tag = uuid.uuid4().hex
-    cmd = Command(args, cwd, tag)
-    cmd.tag = tag
+    cmd = Command(args, cwd)
     cmd.wait_for(stage)
     cmd.proc.send_signal(sig)
     cmd.rc = cmd.finish()
@@ -102,7 +101,7 @@ def trained(work):
     cmd = interrupt(args, root, "student (unikd)", signal.SIGTERM)
     assert_clean_stop(cmd, signal.SIGTERM, root / "runs", root / "runs" / "teachers")
     assert not (root / "runs" / "r").exists()
-    again = Command(args, root, "rerun")
+    again = Command(args, root)
     assert again.finish() == 0, again.err[-3000:]
     assert "reused from cache" in again.out  # the teacher finished before the signal and is not trained twice
     return root / "runs" / "r"
@@ -127,7 +126,7 @@ def built(work, trained):
     cmd = interrupt(args, root, "converting to int8", signal.SIGTERM)
     assert_clean_stop(cmd, signal.SIGTERM, root / "build")
     assert not (root / "build" / "b").exists()
-    again = Command(args, root, "rebuild")
+    again = Command(args, root)
     assert again.finish() == 0, again.err[-3000:]
     return root / "build" / "b"
 
@@ -148,9 +147,7 @@ def test_sweep_terminated_keeps_finished_runs_and_resumes(work):
     root, data = work
     args = ["sweep", "--scenarios", "2->11,7->13,12->16", "--seeds", "0", "--methods", "source-only", "--jobs", "2",
             "--epochs", "3", "--data-dir", data, "--out", "sweep"]
-    tag = uuid.uuid4().hex
-    cmd = Command(args, root, tag)
-    cmd.tag = tag
+    cmd = Command(args, root)
     runs = root / "sweep" / "runs"
     deadline = time.monotonic() + 180
     while not (runs.is_dir() and any(not p.name.startswith(".") for p in runs.iterdir())):
@@ -163,7 +160,7 @@ def test_sweep_terminated_keeps_finished_runs_and_resumes(work):
     assert_clean_stop(cmd, signal.SIGTERM, runs)
     done = {p.name: p.stat().st_mtime_ns for p in runs.iterdir() if verify_complete(p, "run") is None}
     assert done, "the run that was finished before the signal is gone"
-    again = Command(args, root, "resume")
+    again = Command(args, root)
     assert again.finish() == 0, again.err[-3000:]
     assert {p.name: p.stat().st_mtime_ns for p in runs.iterdir() if p.name in done} == done  # reused, not redone
     assert len([p for p in runs.iterdir() if verify_complete(p, "run") is None]) == 3

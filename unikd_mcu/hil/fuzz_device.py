@@ -32,8 +32,12 @@ from unikd_mcu.hil import protocol as P
 #: Compile and link flags of the checked build (the host Makefile's SANITIZE). float-cast-overflow is not part of
 #: -fsanitize=undefined in gcc, and raw SAMPLES values (NaN, 1e38) go through float -> integer conversions.
 SANITIZE = "-fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=all -g"
-#: The host board's receive gap: UNIKD_RX_GAP_MS (100 by default, unikd_port.h) in its microsecond ticks.
-GAP_TICKS = 100 * 1000
+#: The receive gap the checked build is given (UNIKD_RX_GAP_MS), in the host board's ticks (microseconds): set
+#: here and passed to the build (BUILD_VARS), so the checker and the device cannot disagree on it.
+GAP_MS = 100
+GAP_TICKS = GAP_MS * 1000
+#: make variables of the checked build (the host board's Makefile).
+BUILD_VARS = {"SANITIZE": SANITIZE, "CPPFLAGS": f"-DUNIKD_RX_GAP_MS={GAP_MS}"}
 #: Each request and the reply it is owed when its payload fits its layout.
 REPLY = {P.Msg.HELLO_REQ: P.Msg.HELLO, P.Msg.WINDOW: P.Msg.RESULT, P.Msg.SAMPLES: P.Msg.SAMPLES_ACK,
          P.Msg.STREAM_RESET: P.Msg.ACK, P.Msg.PING: P.Msg.PONG, P.Msg.WINDOW_DUMP: P.Msg.WINDOW_DATA}
