@@ -70,7 +70,7 @@ def _default_run(cache: Path) -> Path:
     from unikd.rundir import RunError, load_run
     from unikd.train import train_run
 
-    cfg = TrainConfig(epochs=SMALL_EPOCHS, teacher_epochs=SMALL_EPOCHS, progress=False,
+    cfg = TrainConfig(epochs=SMALL_EPOCHS, min_steps=0, teacher_epochs=SMALL_EPOCHS, progress=False,
                       out=str(cache / "runs" / f"ucihar_2to11_unikd_s0_e{SMALL_EPOCHS}"),
                       teacher_cache=str(cache / "teachers"))
     try:

@@ -80,17 +80,11 @@ def test_only_triplets_named_as_physical_sensors_are_rotated(names, rotate, skip
         assert fragment in why
 
 
-def _cfg(degrees=30.0):
-    from unikd.config import resolve_config
-
-    return resolve_config({"teacher_rotate_degrees": degrees})
-
-
-def test_teacher_augment_on_ucihar_draws_and_turns_as_before():
-    from unikd.train import teacher_augment
+def test_rotation_augment_on_ucihar_draws_and_turns_as_before():
+    from unikd.train import rotation_augment
 
     x = torch.randn(5, 9, 16, generator=torch.Generator().manual_seed(3))
-    augment, note = teacher_augment(_cfg(), UCIHAR)
+    augment, note = rotation_augment(30.0, "teacher_rotate_degrees", UCIHAR)
     torch.manual_seed(7)
     got = augment(x)
     torch.manual_seed(7)
@@ -98,16 +92,16 @@ def test_teacher_augment_on_ucihar_draws_and_turns_as_before():
     assert note == "random rotation up to 30 degrees of body_acc, body_gyro, total_acc"
 
 
-def test_teacher_augment_leaves_non_sensor_triplets_alone_and_says_so():
-    from unikd.train import teacher_augment
+def test_rotation_augment_leaves_non_sensor_triplets_alone_and_says_so():
+    from unikd.train import rotation_augment
 
     names = ["pos_x", "pos_y", "pos_z", "gyro_x", "gyro_y", "gyro_z"]
     x = torch.randn(4, 6, 16, generator=torch.Generator().manual_seed(4))
-    with pytest.warns(UserWarning, match="rotating gyro; pos skipped: not named as an accelerometer"):
-        augment, note = teacher_augment(_cfg(), names)
+    with pytest.warns(UserWarning, match="teacher_rotate_degrees=30: rotating gyro; pos skipped: not named as an accelerometer"):
+        augment, note = rotation_augment(30.0, "teacher_rotate_degrees", names)
     assert "pos skipped" in note and note.startswith("random rotation up to 30 degrees of gyro (")
     y = augment(x)
     assert torch.equal(y[:, :3], x[:, :3]) and not torch.equal(y[:, 3:], x[:, 3:])
-    with pytest.warns(UserWarning, match="no x/y/z triplet of a physical sensor"):
-        augment, note = teacher_augment(_cfg(), names[:3])
+    with pytest.warns(UserWarning, match="student_rotate_degrees=30: no x/y/z triplet of a physical sensor"):
+        augment, note = rotation_augment(30.0, "student_rotate_degrees", names[:3])
     assert augment is None and note.startswith("none (no x/y/z triplet of a physical sensor (pos skipped")

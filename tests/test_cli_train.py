@@ -69,7 +69,7 @@ def test_non_positive_learning_rate_is_refused(cli, tmp_path):
 
 
 def test_sweep_writes_markdown_csv_and_plot(cli, real_data_dir, tmp_path):
-    r = cli("sweep", "--scenarios", "2->11", "--seeds", "0", "--methods", "source-only,dann", "--epochs", "2",
+    r = cli("sweep", "--scenarios", "2->11", "--seeds", "0", "--methods", "source-only,dann", "--epochs", "2", "--min-steps", "0",
             "--jobs", "1", "--out", str(tmp_path / "sw"), env_data=real_data_dir)
     assert r.returncode == 0, r.stderr
     assert "| source-only |" in r.stdout and "| dann |" in r.stdout
@@ -81,7 +81,7 @@ def test_sweep_writes_markdown_csv_and_plot(cli, real_data_dir, tmp_path):
     # the same sweep again resumes: finished runs with the same settings are scored, not retrained
     student = tmp_path / "sw" / "runs" / "ucihar_2to11_dann_s0" / "student.pt"
     stamp = student.stat().st_mtime_ns
-    again = cli("sweep", "--scenarios", "2->11", "--seeds", "0", "--methods", "source-only,dann", "--epochs", "2",
+    again = cli("sweep", "--scenarios", "2->11", "--seeds", "0", "--methods", "source-only,dann", "--epochs", "2", "--min-steps", "0",
                 "--jobs", "1", "--out", str(tmp_path / "sw"), env_data=real_data_dir)
     assert again.returncode == 0 and student.stat().st_mtime_ns == stamp
     assert (s / "results.csv").read_text() == first_csv

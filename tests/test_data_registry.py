@@ -21,7 +21,7 @@ def _sha(a):
 
 
 def test_registry_holds_every_data_set_with_the_loader_interface(tmp_path):
-    assert DATASETS.names() == ["fd", "hhar", "hhar_sa_part", "ssc", "ucihar", "wisdm"]
+    assert DATASETS.names() == ["fd", "hhar", "hhar_sa_part", "ssc", "ucihar", "ucihar_acc", "wisdm"]
     for name in DATASETS.names():
         loader = DATASETS.get(name)
         assert loader.summary
@@ -68,5 +68,5 @@ def test_unknown_name_lists_valid_names_and_path_forms():
         load_dataset("uci-har")
     msg = str(e.value)
     assert "unknown data set 'uci-har'" in msg
-    assert "fd, hhar, hhar_sa_part, ssc, ucihar, wisdm" in msg
+    assert "fd, hhar, hhar_sa_part, ssc, ucihar, ucihar_acc, wisdm" in msg
     assert ".npz" in msg and "AdaTime folder" in msg

@@ -18,7 +18,7 @@ import pytest
 
 from unikd.outputs import verify_complete
 
-QUICK = ["--teacher-epochs", "3", "--epochs", "12", "--data-dir"]
+QUICK = ["--teacher-epochs", "3", "--epochs", "12", "--min-steps", "0", "--data-dir"]
 
 
 class Command:
@@ -146,7 +146,7 @@ def test_hil_terminated_mid_session_stops_the_emulator(work, trained, built):
 def test_sweep_terminated_keeps_finished_runs_and_resumes(work):
     root, data = work
     args = ["sweep", "--scenarios", "2->11,7->13,12->16", "--seeds", "0", "--methods", "source-only", "--jobs", "2",
-            "--epochs", "3", "--data-dir", data, "--out", "sweep"]
+            "--epochs", "3", "--min-steps", "0", "--data-dir", data, "--out", "sweep"]
     cmd = Command(args, root)
     runs = root / "sweep" / "runs"
     deadline = time.monotonic() + 180

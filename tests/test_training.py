@@ -12,7 +12,7 @@ from unikd.train import train_run
 
 
 def short(real_data_dir, tmp_path, **kw):
-    return resolve_config({"data_dir": str(real_data_dir), "progress": False, "epochs": 3, "teacher_epochs": 3,
+    return resolve_config({"data_dir": str(real_data_dir), "progress": False, "epochs": 3, "min_steps": 0, "teacher_epochs": 3,
                            "teacher_cache": str(tmp_path / "teachers")} | kw)
 
 

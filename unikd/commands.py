@@ -23,7 +23,11 @@ def _training_options(f):
         click.option("--dataset", help=f"Data set name or path to a .npz / AdaTime folder [default: {DEFAULTS.dataset}]."),
         click.option("--data-dir", type=click.Path(file_okay=False),
                      help="Folder holding the data sets [default: $UNIKD_DATA_DIR, else ./data]."),
-        click.option("--epochs", type=int, help=f"Student epochs [default: {DEFAULTS.epochs}]."),
+        click.option("--epochs", type=int, help=f"Student epochs, raised on small domains to reach --min-steps "
+                                                f"[default: {DEFAULTS.epochs}]."),
+        click.option("--min-steps", type=int,
+                     help="Fewest optimisation steps of the student: on a small domain an epoch is a few steps, so "
+                          f"the epochs are raised to reach this; 0 = exactly --epochs [default: {DEFAULTS.min_steps}]."),
         click.option("--teacher-epochs", type=int, help=f"Teacher epochs [default: {DEFAULTS.teacher_epochs}]."),
         click.option("--lr", type=float, help=f"Student learning rate (Adam) [default: {DEFAULTS.lr}]."),
         click.option("--teacher-lr", type=float, help=f"Teacher learning rate [default: {DEFAULTS.teacher_lr}]."),
@@ -108,10 +112,29 @@ def _int_list(text: str, what: str) -> list[int]:
     return values
 
 
+def _scenario_pairs(text: str, values: dict) -> list[tuple[int, int]]:
+    """--scenarios: a named set (`unikd-mcu scenarios`), which also sets the data set when none was given, or a
+    list like '2->11,7->13'. `values` (the settings so far) gains the named set's data set."""
+    from unikd.data.scenario import SCENARIO_SETS, parse_scenario
+
+    if text in SCENARIO_SETS:
+        dataset, _, pairs = SCENARIO_SETS[text]
+        given = values.setdefault("dataset", dataset)
+        if given != dataset:
+            raise UserError(f"scenario set {text!r} is for data set {dataset!r}, but the data set is {given!r}; "
+                            f"drop --dataset or pass the scenarios as a list like '1->2,3->4'")
+        return list(pairs)
+    if "->" not in text and "to" not in text and "," not in text:
+        raise UserError(f"--scenarios {text!r} is neither a scenario set ({', '.join(SCENARIO_SETS)}) nor a list "
+                        f"like '2->11,7->13'")
+    return [parse_scenario(s) for s in text.split(",") if s.strip()]
+
+
 @click.command()
 @_training_options
 @click.option("--scenarios", default="paper", show_default=True,
-              help="'paper' (the 10 UCI-HAR scenarios of the paper) or a list like '2->11,7->13'.")
+              help="A named scenario set (`unikd-mcu scenarios`; 'paper' is the paper's 10 UCI-HAR scenarios) or "
+                   "a list like '2->11,7->13'.")
 @click.option("--seeds", default="0,1,2", show_default=True, help="Comma-separated seeds.")
 @click.option("--methods", default="source-only,dann,kd,mobileda,aad,unikd,unikd-authors", show_default=True,
               help="Comma-separated methods (see `unikd-mcu methods`).")
@@ -124,18 +147,11 @@ def sweep(config_file, scenarios, seeds, methods, jobs, out, **flags):
     Teachers are trained once per scenario and seed and reused by every student method that needs them.
     The table (Markdown + CSV + JSON) and a bar plot are written to OUT/summary/.
     """
-    from unikd.data.scenario import PAPER_SCENARIOS, parse_scenario
     from unikd.methods import METHODS
     from unikd.sweep import markdown_table, run_sweep, write_results
 
     values = _overrides(config_file, **flags)
-    dataset = values.get("dataset", DEFAULTS.dataset)
-    if scenarios == "paper":
-        if dataset not in PAPER_SCENARIOS:
-            raise UserError(f"no built-in paper scenarios for {dataset!r}; pass --scenarios like '1->2,3->4'")
-        pairs = PAPER_SCENARIOS[dataset]
-    else:
-        pairs = [parse_scenario(s) for s in scenarios.split(",")]
+    pairs = _scenario_pairs(scenarios, values)
     method_list = [m.strip() for m in methods.split(",") if m.strip()]
     if not method_list:
         raise UserError(f"--methods names no method (got {methods!r}); see `unikd-mcu methods`")
@@ -162,3 +178,79 @@ def methods():
         if cls.uses_target_labels:
             needs += ", uses target labels (reference only)"
         click.echo(f"{name:18s} {cls.summary} [{needs}]")
+
+
+@click.command()
+def scenarios():
+    """List the named scenario sets, their data set and role (report: scored in docs/benchmarks.md and never
+    looked at while choosing a setting; dev: where choices that needed target labels were made)."""
+    from unikd.data.scenario import SCENARIO_SETS
+
+    for name, (dataset, role, pairs) in SCENARIO_SETS.items():
+        click.echo(f"{name:16s} {dataset:14s} {role:6s} " + ", ".join(f"{s}->{t}" for s, t in pairs))
+
+
+@click.command()
+@click.option("--config", "config_file", type=click.Path(dir_okay=False),
+              help="YAML/JSON file of settings shared by every trial (any train setting).")
+@click.option("--dataset", help=f"Data set name or path [default: {DEFAULTS.dataset}, or the scenario set's].")
+@click.option("--data-dir", type=click.Path(file_okay=False),
+              help="Folder holding the data sets [default: $UNIKD_DATA_DIR, else ./data].")
+@click.option("--method", default="unikd", show_default=True, help="Method whose settings are searched.")
+@click.option("--scenarios", default="ucihar-dev", show_default=True,
+              help="Scenarios every trial trains on: a named set (`unikd-mcu scenarios`) or a list like '1->2,3->4'. "
+                   "Target labels are not needed: the rule reads none.")
+@click.option("--seeds", default="0", show_default=True, help="Comma-separated seeds per trial.")
+@click.option("--trials", type=click.IntRange(min=1), default=20, show_default=True,
+              help="Finished trials the study should hold (a resumed study runs only the missing ones).")
+@click.option("--rule", default="teacher-agreement", show_default=True,
+              help="Label-free selection rule to maximise: teacher-agreement, source-val or agreement+source "
+                   "(docs/selection.md).")
+@click.option("--storage", help="Optuna storage URL; an RDB URL (postgresql://..., mysql://...) shares one study "
+                                "between machines [default: sqlite:///<out>/study.db].")
+@click.option("--study-name", help="Study name in the storage [default: tune_<dataset>_<method>].")
+@click.option("--sampler-seed", type=int, default=0, show_default=True, help="Seed of the TPE sampler.")
+@click.option("--jobs", type=click.IntRange(min=1), default=2, show_default=True,
+              help="Parallel worker processes (the runs of one trial run side by side).")
+@click.option("--out", type=click.Path(file_okay=False),
+              help="Tune folder: study.db, trials/, teachers/ and result/ (best.yaml, trials.csv, tune.png, "
+                   "summary.json) [default: runs/tune/<study name>].")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def tune(config_file, dataset, data_dir, method, scenarios, seeds, trials, rule, storage, study_name, sampler_seed,
+         jobs, out, quiet):
+    """Search a method's distillation settings for one data set, scored by a rule that reads no target label.
+
+    Every trial trains the method on the given scenarios and seeds (each scenario's teacher once, shared by all
+    trials) and scores it with the rule; Optuna's TPE sampler proposes the next setting. The study is kept in
+    SQLite (or a shared RDB), so a stopped search resumes where it stopped. The best setting is written as a
+    config file that train and sweep accept.
+
+    \b
+    Examples:
+      unikd-mcu tune --scenarios hhar-dev --trials 20
+      unikd-mcu tune --scenarios '1->2,3->4' --dataset my_sensor.npz --trials 30
+      unikd-mcu sweep --config runs/tune/tune_hhar_sa_part_unikd/result/best.yaml --scenarios hhar
+    """
+    from unikd.selection import check_rule
+    from unikd.tune import TuneSpec, space_for
+    from unikd.tune import tune as run_tune
+
+    check_rule(rule)
+    space_for(method)
+    values = read_config_file(config_file) if config_file else {}
+    values.update({k: v for k, v in {"dataset": dataset, "data_dir": data_dir}.items() if v is not None})
+    values["method"] = method
+    pairs = _scenario_pairs(scenarios, values)
+    spec = TuneSpec(base=values, scenarios=pairs, seeds=_int_list(seeds, "seeds"), trials=trials, rule=rule,
+                    out=Path("."), storage=storage, study_name=study_name, sampler_seed=sampler_seed, jobs=jobs,
+                    progress=not quiet)
+    spec.out = Path(out) if out else Path("runs") / "tune" / spec.name()
+    summary = run_tune(spec)
+    click.echo(f"best of {summary['trials']} trials (rule {rule}): trial {summary['best_trial']}, score "
+               f"{summary['best_rule_score']:.4f}")
+    for k, v in summary["best_params"].items():
+        click.echo(f"  {k}: {v:.4g}" if isinstance(v, float) else f"  {k}: {v}")
+    rho = summary["rank_correlation_with_target_macro_f1"]
+    if rho == rho:  # not NaN: the data set has target test labels, so the rule's ranking can be checked
+        click.echo(f"rank correlation of the rule with the target macro-F1 over the trials (diagnostic): {rho:.2f}")
+    click.echo(f"written: {spec.out / 'result'}/(best.yaml, trials.csv, tune.png, summary.json)")

@@ -27,6 +27,9 @@ class TrainConfig:
     teacher_cache: str | None = None  # default: <out's parent>/teachers
     # optimisation (Adam, betas 0.5/0.99, as the reference code)
     epochs: int = 40
+    # the student trains at least this many optimisation steps: its epochs are raised on small domains, where
+    # an epoch is a few steps (0 = exactly `epochs`)
+    min_steps: int = 600  # chosen on the development scenarios (docs/selection.md)
     teacher_epochs: int = 40
     batch_size: int = 32
     lr: float = 1e-3
@@ -46,14 +49,20 @@ class TrainConfig:
     # teacher training windows turned by a random device rotation of up to this many degrees (0 = off); applied to
     # the data set's x/y/z channel triplets (unikd/augment.py); chosen by the benchmark (docs/benchmarks.md)
     teacher_rotate_degrees: float = 30.0
+    # the same for the student's training windows (the teacher then scores each turned batch afresh)
+    student_rotate_degrees: float = 0.0
     coral_weight: float = 1.0
     adv_weight: float = 0.1
+    # UNI-KD: weight of the universal feature knowledge (L_adv + L_hint; the paper's 1)
+    feature_kd_weight: float = 1.0
     lambda_schedule: str = "ramp"  # or "authors"
     # UNI-KD: which of the authors' code departures from the paper to switch on (ablation); see unikd_kd.Departures
     departures: list = field(default_factory=list)
     # models
     teacher_model: str = "cnn-teacher"
     student_model: str = "cnn-student"
+    # dropout after each of the student's conv blocks while training (inference has none)
+    student_dropout: float = 0.1  # 0.5 (AdaTime's) left the student far below its teacher (docs/selection.md)
     # machine
     threads: int = 1
     progress: bool = True
@@ -145,18 +154,23 @@ def resolve_config(overrides: dict) -> TrainConfig:
         raise UserError(f"lr_schedule must be 'cosine' or 'constant', got {cfg.lr_schedule!r}")
     if cfg.lambda_schedule not in ("ramp", "authors"):
         raise UserError(f"lambda_schedule must be 'ramp' or 'authors', got {cfg.lambda_schedule!r}")
+    if cfg.min_steps < 0:
+        raise UserError(f"min_steps must be zero or positive, got {cfg.min_steps}")
     for name in ("epochs", "teacher_epochs", "batch_size", "threads"):
         if getattr(cfg, name) < 1:
             raise UserError(f"{name} must be at least 1, got {getattr(cfg, name)}")
-    if not 0 <= cfg.teacher_rotate_degrees <= 180:
-        raise UserError(f"teacher_rotate_degrees must be between 0 and 180, got {cfg.teacher_rotate_degrees}")
+    for name in ("teacher_rotate_degrees", "student_rotate_degrees"):
+        if not 0 <= getattr(cfg, name) <= 180:
+            raise UserError(f"{name} must be between 0 and 180, got {getattr(cfg, name)}")
     for name in ("lr", "teacher_lr", "temperature"):
         if not getattr(cfg, name) > 0:
             raise UserError(f"{name} must be positive, got {getattr(cfg, name)}")
     for name in ("weight_decay", "ce_weight", "dann_ce_weight", "domain_weight", "im_weight", "teacher_im_weight",
-                 "coral_weight", "adv_weight"):
+                 "coral_weight", "adv_weight", "feature_kd_weight"):
         if getattr(cfg, name) < 0:
             raise UserError(f"{name} must be zero or positive, got {getattr(cfg, name)}")
+    if not 0 <= cfg.student_dropout < 1:
+        raise UserError(f"student_dropout must be at least 0 and below 1, got {cfg.student_dropout}")
     if not 0 <= cfg.beta_min <= cfg.beta_max <= 1:
         raise UserError(f"beta_min and beta_max must satisfy 0 <= beta_min <= beta_max <= 1, got "
                         f"{cfg.beta_min} and {cfg.beta_max}")

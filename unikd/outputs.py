@@ -35,6 +35,7 @@ KNOWN_ENTRIES = {
               "report.json", "hil"},
     "hil report": {"hil_report.json", "hil_report.md", "hil_confusion.png"},
     "sweep summary": {"results.csv", "summary.md", "summary.json", "summary.png"},
+    "tune result": {"best.yaml", "trials.csv", "summary.json", "tune.png"},
 }
 
 

@@ -56,3 +56,31 @@ def plot_sweep(table: dict, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def plot_tune(numbers: list[int], rule: list[float], truth: list[float], rule_name: str, rho: float, path: Path,
+              title: str) -> None:
+    """Left: the rule's score per trial and the best so far. Right (when target labels exist, as a diagnostic):
+    each trial's rule score against its target macro-F1, with Spearman's rank correlation."""
+    plt = _pyplot()
+    have_truth = any(np.isfinite(truth))
+    fig, axes = plt.subplots(1, 2 if have_truth else 1, figsize=(10 if have_truth else 5.5, 4), dpi=110,
+                             squeeze=False)
+    ax = axes[0, 0]
+    ax.plot(numbers, rule, "o", ms=4, label="trial")
+    ax.plot(numbers, np.maximum.accumulate(rule), "-", label="best so far")
+    ax.set_xlabel("trial")
+    ax.set_ylabel(f"{rule_name} (label-free)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    if have_truth:
+        ax = axes[0, 1]
+        ax.plot(rule, 100 * np.asarray(truth), "o", ms=4)
+        ax.set_xlabel(f"{rule_name} (label-free)")
+        ax.set_ylabel("target macro-F1 (%) (diagnostic, not used)")
+        ax.set_title(f"Spearman rank correlation {rho:.2f}", fontsize=9)
+        ax.grid(alpha=0.3)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

@@ -25,6 +25,7 @@ from unikd.metrics import scores
 from unikd.models import build_model, count_parameters
 from unikd.outputs import atomic_dir, check_output, check_writable, verify_complete
 from unikd.rundir import DataFacts, write_json, write_run
+from unikd.selection import label_free_scores
 
 TEACHER_FIELDS = ("dataset", "source", "target", "seed", "teacher_model", "teacher_epochs", "teacher_lr",
                   "batch_size", "weight_decay", "normalise", "lambda_schedule", "dann_ce_weight", "domain_weight",
@@ -71,19 +72,31 @@ def lr_factor(schedule: str, epoch: int, epochs: int) -> float:
     return 0.5 * (1.0 + math.cos(math.pi * epoch / epochs))
 
 
+def steps_per_epoch(p: Prepared, batch_size: int) -> int:
+    """Paired (source, target) steps in one epoch: the smaller domain's full batches."""
+    ns, nt = len(p.ys), len(p.yt)
+    return min(ns // min(batch_size, ns), nt // min(batch_size, nt))
+
+
+def epochs_for(p: Prepared, epochs: int, batch_size: int, min_steps: int) -> int:
+    """`epochs`, raised so that training takes at least `min_steps` optimisation steps: on a small domain an epoch
+    is a handful of steps, and a fixed epoch count leaves the student far from its teacher (docs/selection.md)."""
+    return max(epochs, math.ceil(min_steps / steps_per_epoch(p, batch_size)))
+
+
 def fit(method, p: Prepared, epochs: int, batch_size: int, seed: int, desc: str, progress: bool,
         lr_schedule: str = "constant", augment=None) -> list[dict]:
     """Epochs of paired (source, target) batches; both shuffled by a seeded generator, last partial batch dropped
     (so the steps per epoch = the smaller domain's full batches, as in the reference code). `augment` (windows ->
-    windows) transforms each batch's windows; only without a teacher, whose outputs are computed once per run."""
+    windows) transforms each batch's windows; with a teacher, its outputs are then computed on the transformed
+    windows at every step (else once per run, on the windows as they are)."""
     rng = np.random.default_rng(seed)
     ns, nt = len(p.ys), len(p.yt)
     bs_s, bs_t = min(batch_size, ns), min(batch_size, nt)
-    steps = min(ns // bs_s, nt // bs_t)
+    steps = steps_per_epoch(p, batch_size)
     teacher = method.teacher
-    if augment is not None and teacher is not None:
-        raise ValueError("augmentation needs the teacher's outputs per step; fit() computes them once per run")
-    t_s, t_t = (teacher_outputs(teacher, p.xs), teacher_outputs(teacher, p.xt)) if teacher else (None, None)
+    once = teacher is not None and augment is None
+    t_s, t_t = (teacher_outputs(teacher, p.xs), teacher_outputs(teacher, p.xt)) if once else (None, None)
     pick = lambda out, idx: None if out is None else (out[0][idx], out[1][idx])  # noqa: E731
     opts = method.optimizers()
     base_lrs = [[g["lr"] for g in o.param_groups] for o in opts]
@@ -101,8 +114,10 @@ def fit(method, p: Prepared, epochs: int, batch_size: int, seed: int, desc: str,
         for step in range(steps):
             i = torch.from_numpy(ps[step * bs_s:(step + 1) * bs_s])
             j = torch.from_numpy(pt[step * bs_t:(step + 1) * bs_t])
-            xs, xt = (p.xs[i], p.xt[j]) if augment is None else (augment(p.xs[i]), augment(p.xt[j]))
-            batch = Batch(xs, p.ys[i], xt, p.yt[j], pick(t_s, i), pick(t_t, j))
+            if augment is None:
+                batch = Batch(p.xs[i], p.ys[i], p.xt[j], p.yt[j], pick(t_s, i), pick(t_t, j))
+            else:
+                batch = Batch.with_teacher(teacher, augment(p.xs[i]), p.ys[i], augment(p.xt[j]), p.yt[j])
             losses = method.train_step(batch, StepInfo(epoch, epochs, step, steps))
             for k, v in losses.items():
                 sums[k] = sums.get(k, 0.0) + v
@@ -141,7 +156,8 @@ def get_teacher(cfg: TrainConfig, kind: str, p: Prepared):
     tcfg = TrainConfig(**{**cfg.to_dict(), "lr": cfg.teacher_lr, "im_weight": cfg.teacher_im_weight})
     method = METHODS.get(kind)(net, tcfg)
     start = time.perf_counter()
-    augment, augment_note = teacher_augment(cfg, p.data.windows.channel_names)
+    augment, augment_note = rotation_augment(cfg.teacher_rotate_degrees, "teacher_rotate_degrees",
+                                             p.data.windows.channel_names)
     history = fit(method, p, cfg.teacher_epochs, cfg.batch_size, cfg.seed, f"teacher ({kind})", cfg.progress,
                   cfg.lr_schedule, augment)
     info = {"kind": kind, "seconds": time.perf_counter() - start, "parameters": count_parameters(net),
@@ -153,41 +169,56 @@ def get_teacher(cfg: TrainConfig, kind: str, p: Prepared):
     return net.eval(), info | {"cached": False}
 
 
-def teacher_augment(cfg: TrainConfig, channel_names: list[str]):
-    """(windows -> windows or None, a note for teacher.json) from cfg.teacher_rotate_degrees and the channels."""
-    if cfg.teacher_rotate_degrees == 0:
+def rotation_augment(degrees: float, setting: str, channel_names: list[str]):
+    """(windows -> windows or None, a note for the run's records): random device rotations of up to `degrees`
+    (the value of the config field `setting`) of the channels' x/y/z triplets."""
+    if degrees == 0:
         return None, "none"
     triplets, skipped = rotatable_triplets(channel_names)
     why_not = "; ".join(f"{sensor_name(channel_names[t])} skipped: {why}" for t, why in skipped)
     if not triplets:
         found = f" ({why_not})" if skipped else ""
-        warnings.warn(f"teacher_rotate_degrees={cfg.teacher_rotate_degrees}: no x/y/z triplet of a physical sensor "
-                      f"among the channels {', '.join(channel_names)}{found}; the teacher is trained without "
-                      f"rotations")
+        warnings.warn(f"{setting}={degrees:g}: no x/y/z triplet of a physical sensor "
+                      f"among the channels {', '.join(channel_names)}{found}; training without rotations")
         return None, f"none (no x/y/z triplet of a physical sensor{found})"
     names = ", ".join(sensor_name(channel_names[t]) for t in triplets)
-    note = f"random rotation up to {cfg.teacher_rotate_degrees:g} degrees of {names}"
+    note = f"random rotation up to {degrees:g} degrees of {names}"
     if skipped:
         # a user who named a triplet x/y/z may expect it turned; say which were not and why
-        warnings.warn(f"teacher_rotate_degrees={cfg.teacher_rotate_degrees}: rotating {names}; {why_not}")
+        warnings.warn(f"{setting}={degrees:g}: rotating {names}; {why_not}")
         note += f" ({why_not})"
-    return (lambda x: random_rotation(x, cfg.teacher_rotate_degrees, triplets), note)
+    return (lambda x: random_rotation(x, degrees, triplets), note)
 
 
 def train_student(cfg: TrainConfig, p: Prepared):
-    """Returns (student, method, history, teacher_info, seconds)."""
+    """Returns (student, history, teacher, teacher_info, seconds); teacher and teacher_info are None for a method
+    without one."""
     method_cls = METHODS.get(cfg.method)
     teacher, teacher_info = (None, None)
     if method_cls.teacher_kind:
         teacher, teacher_info = get_teacher(cfg, method_cls.teacher_kind, p)
     # re-seed so the student does not depend on whether the teacher came from the cache
     seed_everything(cfg.seed + 1_000_003, cfg.threads)
-    student = build_model(cfg.student_model, p.xs.shape[1], p.data.windows.num_classes)
+    student = build_model(cfg.student_model, p.xs.shape[1], p.data.windows.num_classes, dropout=cfg.student_dropout)
     method = method_cls(student, cfg, teacher)
+    augment = None
+    if cfg.student_rotate_degrees:
+        augment, _ = rotation_augment(cfg.student_rotate_degrees, "student_rotate_degrees",
+                                      p.data.windows.channel_names)
     start = time.perf_counter()
-    history = fit(method, p, cfg.epochs, cfg.batch_size, cfg.seed + 1, f"student ({cfg.method})", cfg.progress,
-                  cfg.lr_schedule)
-    return student, history, teacher_info, time.perf_counter() - start
+    epochs = epochs_for(p, cfg.epochs, cfg.batch_size, cfg.min_steps)
+    history = fit(method, p, epochs, cfg.batch_size, cfg.seed + 1, f"student ({cfg.method})", cfg.progress,
+                  cfg.lr_schedule, augment)
+    return student, history, teacher, teacher_info, time.perf_counter() - start
+
+
+def label_free(student, teacher, p: Prepared) -> dict:
+    """Every label-free selection rule's score for this run (unikd/selection.py): no target label is read."""
+    src = p.data.source_test
+    x_src = None if src is None else torch.from_numpy(p.source_normaliser.apply(src.X))
+    return label_free_scores(predict(student, p.xt), None if teacher is None else predict(teacher, p.xt),
+                             None if src is None else src.y, None if src is None else predict(student, x_src),
+                             p.data.windows.num_classes)
 
 
 def train_run(cfg: TrainConfig, data: ScenarioData | None = None) -> Path:
@@ -196,11 +227,13 @@ def train_run(cfg: TrainConfig, data: ScenarioData | None = None) -> Path:
     check_writable(cfg.teacher_cache_dir(), f"teacher cache {cfg.teacher_cache_dir()}")
     torch.set_num_threads(cfg.threads)
     p = prepare(cfg, data)
-    student, history, teacher_info, seconds = train_student(cfg, p)
+    student, history, teacher, teacher_info, seconds = train_student(cfg, p)
     d = p.data
     metrics = scores(p.y_test, predict(student, p.x_test), d.class_names) | {
+        "label_free": label_free(student, teacher, p),
         "seed": cfg.seed, "scenario": d.scenario.label, "method": cfg.method, "student_seconds": seconds,
         "student_parameters": count_parameters(student), "data_fingerprint": d.fingerprint(),
+        "student_epochs": len(history), "student_steps": len(history) * steps_per_epoch(p, cfg.batch_size),
     }
     if teacher_info is not None:
         metrics["teacher"] = {"kind": teacher_info["kind"], "macro_f1": teacher_info["target_test"]["macro_f1"],

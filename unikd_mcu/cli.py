@@ -23,6 +23,8 @@ COMMANDS = {
     "train": ("unikd.commands", "train", "Train a teacher (cached) and a student on one scenario."),
     "sweep": ("unikd.commands", "sweep", "Train scenarios x seeds x methods and tabulate macro-F1."),
     "methods": ("unikd.commands", "methods", "List distillation / adaptation methods."),
+    "tune": ("unikd.commands", "tune", "Search distillation settings with Optuna, scored without target labels."),
+    "scenarios": ("unikd.commands", "scenarios", "List the named scenario sets (report and development)."),
     "data": ("unikd.data.cli", "data", "Show, check and download data sets."),
     "boards": ("codegen.cli", "boards", "List board profiles."),
     "build": ("codegen.cli", "build", "Convert a run's student to int8 and render firmware for a board."),

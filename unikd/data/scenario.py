@@ -16,6 +16,45 @@ PAPER_SCENARIOS: dict[str, list[tuple[int, int]]] = {
     "ucihar": [(2, 11), (7, 13), (12, 16), (9, 18), (6, 23), (18, 27), (20, 5), (24, 8), (28, 27), (30, 20)],
 }
 DEFAULT_SCENARIO = ("ucihar", 2, 11)
+
+
+def draw_pairs(domains: list[int], n: int, exclude: list[tuple[int, int]], seed: int) -> list[tuple[int, int]]:
+    """`n` distinct ordered (source, target) pairs of different domains, none in `exclude`, drawn with `seed`:
+    how the scenario sets below that are not the paper's were made (tests/test_scenario_sets.py redraws them)."""
+    rng = np.random.default_rng(seed)
+    pairs: list[tuple[int, int]] = []
+    while len(pairs) < n:
+        s, t = (int(v) for v in rng.choice(domains, 2, replace=False))
+        if (s, t) not in exclude and (s, t) not in pairs:
+            pairs.append((s, t))
+    return pairs
+
+
+_UCIHAR_HELDOUT = [(1, 3), (4, 10), (5, 14), (8, 19), (11, 21), (13, 25), (15, 26), (17, 22), (19, 29), (23, 30)]
+_UCIHAR_DRAWN = [(6, 25), (11, 19), (3, 12), (11, 25), (21, 28), (6, 26), (9, 3), (29, 22), (9, 20), (22, 4)]
+_HHAR_ADATIME = [(0, 6), (1, 6), (2, 7), (3, 8), (4, 5), (5, 0), (6, 1), (7, 4), (8, 3), (0, 2)]
+
+# Named scenario sets (`--scenarios NAME` in sweep and the benchmarks). Each has a role, kept apart so that no
+# setting is chosen on a split that is reported (docs/selection.md):
+#   report: scored in docs/benchmarks.md; never looked at while choosing anything.
+#   dev:    development scenarios: design choices that needed target labels were made on these, and only these.
+SCENARIO_SETS: dict[str, tuple[str, str, list[tuple[int, int]]]] = {
+    # name: (data set, role, pairs)
+    "paper": ("ucihar", "report", PAPER_SCENARIOS["ucihar"]),
+    # the ten pairs held out in the teacher-recipe check (docs/benchmarks.md), plus ten drawn with seed 2026
+    # outside the paper's ten and those
+    "ucihar-outside": ("ucihar", "report", _UCIHAR_HELDOUT + _UCIHAR_DRAWN),
+    # ten more drawn with seed 7, outside all of the above
+    "ucihar-dev": ("ucihar", "dev", [(28, 19), (27, 18), (7, 25), (9, 30), (1, 27), (24, 4), (4, 15), (11, 9),
+                                     (21, 8), (13, 15)]),
+    # accelerometer only: the first five drawn pairs for the report, the first five dev pairs for development
+    "ucihar-acc": ("ucihar_acc", "report", _UCIHAR_DRAWN[:5]),
+    "ucihar-acc-dev": ("ucihar_acc", "dev", [(28, 19), (27, 18), (7, 25), (9, 30), (1, 27)]),
+    # HHAR (partial, users 0-8): AdaTime's first five HHAR scenarios for the report; five pairs outside AdaTime's
+    # ten, drawn with seed 7, for development
+    "hhar": ("hhar_sa_part", "report", _HHAR_ADATIME[:5]),
+    "hhar-dev": ("hhar_sa_part", "dev", [(7, 5), (2, 6), (2, 8), (0, 7), (0, 4)]),
+}
 # Fewest windows a domain's train part may have: below this a batch cannot hold both domains' statistics
 # (BatchNorm, the domain classifier) and a score would rest on a handful of windows.
 MIN_TRAIN_WINDOWS = 8
@@ -53,6 +92,9 @@ class ScenarioData:
     target_train: Part  # labels kept only for the target-supervised reference and for diagnostics
     target_test: Part
     windows: WindowSet
+    # the source's own test part: labelled, so label-free model selection may score on it (unikd/selection.py);
+    # None when the source has no test windows
+    source_test: Part | None = None
 
     @property
     def class_names(self) -> list[str]:
@@ -62,7 +104,9 @@ class ScenarioData:
         """A digest of the windows and labels this scenario trains and scores on: the identity of the data in
         cache and resume keys (the same path may hold other data tomorrow; other paths may hold the same)."""
         h = hashlib.sha256()
-        for part in (self.source_train, self.target_train, self.target_test):
+        for part in (self.source_train, self.target_train, self.target_test, self.source_test):
+            if part is None:
+                continue
             h.update(np.ascontiguousarray(part.X, np.float32).tobytes())
             h.update(np.ascontiguousarray(part.y, np.int64).tobytes())
         h.update("\0".join(self.windows.class_names + self.windows.channel_names).encode())
@@ -104,6 +148,7 @@ def scenario_data(ws: WindowSet, source: int, target: int) -> ScenarioData:
         target_train=part(target, 0, "train", MIN_TRAIN_WINDOWS),
         target_test=part(target, 1, "test", 1),
         windows=ws,
+        source_test=part(source, 1, "test", 0) if len(ws.rows(source, 1)) else None,
     )
     present = np.unique(data.source_train.y)
     if len(present) < 2:

@@ -107,7 +107,7 @@ class UNIKD(Method):
 
         ce = cross_entropy(z_s, b.ys)
         jkd = kd_src + kd_tgt
-        total = self.cfg.ce_weight * ce + (1.0 - beta) * dc + beta * jkd + adv + hint
+        total = self.cfg.ce_weight * ce + (1.0 - beta) * dc + beta * jkd + self.cfg.feature_kd_weight * (adv + hint)
         return {"total": total, "ce": ce, "dc": dc, "kd_src": kd_src, "kd_tgt": kd_tgt, "jkd": jkd, "adv": adv,
                 "hint": hint, "w_s": w_s, "w_t": w_t, "adapted": a, "teacher_features": f_teacher,
                 "beta": torch.tensor(beta), "lambda": torch.tensor(lambd)}
@@ -137,4 +137,4 @@ class UNIKDAuthors(UNIKD):
     # per-subject standardisation within 1 point of them (docs/benchmarks.md, "The authors' mode").
     defaults = {"normalise": "per-domain", "epochs": 10, "teacher_epochs": 10, "lambda_schedule": "authors",
                 "lr": 1e-2, "teacher_lr": 1e-2, "lr_schedule": "constant", "teacher_im_weight": 0.0,
-                "teacher_rotate_degrees": 0.0}
+                "teacher_rotate_degrees": 0.0, "min_steps": 0, "student_dropout": 0.5}
