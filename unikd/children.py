@@ -33,7 +33,17 @@ def die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
+class WorkerTerminated(SystemExit, Terminated):
+    """SIGTERM in a pool worker. During a job it unwinds the job like Terminated (the pool hands it to the parent
+    as the job's exception); in a worker waiting for its next job it is also a SystemExit, so the worker exits
+    with 143 quietly instead of multiprocessing printing a traceback for it."""
+
+
+def _raise_worker_terminated(signum, frame):
+    raise WorkerTerminated(143)
+
+
 def worker_init() -> None:
     """Initializer of the sweep's worker processes."""
     die_with_parent()
-    raise_on_sigterm()
+    signal.signal(signal.SIGTERM, _raise_worker_terminated)
