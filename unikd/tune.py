@@ -20,6 +20,7 @@ import contextlib
 import hashlib
 import json
 import math
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,14 +113,21 @@ def open_study(spec: TuneSpec):
     marked failed and retried once by the next process that works on the study."""
     optuna = _optuna()
     url = spec.storage_url()
-    try:
-        with warnings.catch_warnings():  # the heartbeat API is marked experimental; it is what resume needs
-            warnings.simplefilter("ignore")
-            storage = optuna.storages.RDBStorage(
-                url, heartbeat_interval=30, grace_period=120,
-                heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1))
-    except Exception as e:  # an unreachable server, a bad URL, a missing driver: say which URL
-        raise UserError(f"cannot open the Optuna storage {url!r}: {e}") from None
+    for attempt in range(5):
+        try:
+            with warnings.catch_warnings():  # the heartbeat API is marked experimental; it is what resume needs
+                warnings.simplefilter("ignore")
+                storage = optuna.storages.RDBStorage(
+                    url, heartbeat_interval=30, grace_period=120,
+                    heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1))
+            break
+        except Exception as e:  # an unreachable server, a bad URL, a missing driver: say which URL
+            # two processes creating the same new storage at once: one of them loses the race to write the schema
+            # (IntegrityError on its version table); once the other has written it, opening succeeds
+            racing = type(e).__name__ in ("IntegrityError", "OperationalError") and attempt < 4
+            if not racing:
+                raise UserError(f"cannot open the Optuna storage {url!r}: {e}") from None
+            time.sleep(0.5 * (attempt + 1))
     sampler = optuna.samplers.TPESampler(seed=spec.sampler_seed, n_startup_trials=min(8, max(spec.trials // 3, 1)))
     study = optuna.create_study(study_name=spec.name(), storage=storage, direction="maximize", sampler=sampler,
                                 load_if_exists=True)
