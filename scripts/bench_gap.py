@@ -28,7 +28,7 @@ from unikd.config import resolve_config
 from unikd.metrics import macro_f1
 from unikd.models import build_model
 from unikd.rundir import load_run
-from unikd.train import predict, prepare, teacher_key
+from unikd.train import predict, prepare, steps_per_epoch, teacher_key
 
 
 def measure(run_dir: Path, data_dir) -> dict:
@@ -46,11 +46,10 @@ def measure(run_dir: Path, data_dir) -> dict:
     x_rot = random_rotation(p.xt, 30.0, triplets) if triplets else p.xt
     t_train, s_train = predict(teacher, p.xt), predict(student, p.xt)
     t_test, s_test = predict(teacher, p.x_test), predict(student, p.x_test)
-    steps = min(len(p.ys) // min(cfg.batch_size, len(p.ys)), len(p.yt) // min(cfg.batch_size, len(p.yt)))
     return {"teacher": macro_f1(p.y_test, t_test, k), "student": macro_f1(p.y_test, s_test, k),
             "agree_train": macro_f1(t_train, s_train, k), "agree_test": macro_f1(t_test, s_test, k),
             "agree_rotated": macro_f1(predict(teacher, x_rot), predict(student, x_rot), k),
-            "target_windows": len(p.yt), "steps": steps}
+            "target_windows": len(p.yt), "steps": steps_per_epoch(p, cfg.batch_size)}
 
 
 def main(argv=None) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from unikd.errors import UserError
 from unikd.metrics import macro_f1
 
 # name -> what it measures; every rule is "higher is better" and lies in [0, 1]
@@ -35,8 +36,6 @@ def label_free_scores(student_pred_target: np.ndarray, teacher_pred_target: np.n
 
 
 def check_rule(name: str) -> str:
-    from unikd.errors import UserError
-
     if name not in RULES:
         raise UserError(f"unknown selection rule {name!r}; valid: {', '.join(RULES)}")
     return name
