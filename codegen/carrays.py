@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from codegen.calibration import MAX_SAMPLES
 from codegen.metadata import ModelMetadata
 from codegen.templating import render_template
 
@@ -75,6 +76,7 @@ def model_meta_header(meta: ModelMetadata) -> str:
         origin=c_comment(f"{meta.dataset} {meta.source}->{meta.target}, {meta.method}"),
         hash=c_string(meta.model_sha256),
         runtime=c_string(meta.runtime),
+        calib_max_samples=MAX_SAMPLES,
     )
 
 

@@ -46,6 +46,9 @@ class ModelMetadata:
     source: int
     target: int
     method: str
+    # on-device calibration (codegen/calibration.py): warm-up and refresh in samples; 0 = the defaults
+    calib_warmup: int = 0
+    calib_refresh: int = 0
     format_version: int = FORMAT_VERSION
 
     def __post_init__(self):
@@ -62,6 +65,12 @@ class ModelMetadata:
         for name in ("input_scale", "output_scale", "sample_rate_hz"):
             if not math.isfinite(getattr(self, name)) or getattr(self, name) <= 0:
                 raise DeployError(f"{name} must be a positive finite number, got {getattr(self, name)}")
+        from codegen.calibration import WARMUP_SECONDS, warmup_samples
+
+        if self.calib_refresh <= 0:
+            self.calib_refresh = int(self.stride)
+        if self.calib_warmup <= 0:
+            self.calib_warmup = warmup_samples(WARMUP_SECONDS, self.sample_rate_hz, self.calib_refresh)
 
     @property
     def input_bytes(self) -> int:
@@ -87,7 +96,7 @@ class ModelMetadata:
     @classmethod
     def from_dict(cls, d: dict, where: str = "metadata") -> "ModelMetadata":
         known = {f.name for f in fields(cls)}
-        missing = sorted(known - set(d) - {"format_version"})
+        missing = sorted(known - set(d) - {"format_version", "calib_warmup", "calib_refresh"})
         if missing:
             raise DeployError(f"{where}: missing key(s) {', '.join(missing)}")
         return cls(**{k: v for k, v in d.items() if k in known})

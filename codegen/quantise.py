@@ -31,11 +31,15 @@ def quantise_windows(X_raw: np.ndarray, normaliser, scale: float, zero_point: in
     if X.ndim != 3:
         raise ValueError(f"expected windows of shape (N, C, L), got {X.shape}")
     # the normalisation training applied is the device's too: one implementation (unikd.data.normalise.Normaliser)
-    v = normaliser.apply(X) / np.float32(scale)
+    return np.ascontiguousarray(quantise_normalised(normaliser.apply(X), scale, zero_point).transpose(0, 2, 1))
+
+
+def quantise_normalised(n: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
+    """Normalised float32 values (any shape) -> int8: the device's step after normalising."""
+    v = np.asarray(n, np.float32) / np.float32(scale)
     q = round_half_away(v) + int(zero_point)
     q[np.isnan(v)] = -128  # as the device: a NaN sample quantises to the lowest code
-    q = np.clip(q, -128, 127).astype(np.int8)
-    return np.ascontiguousarray(q.transpose(0, 2, 1))
+    return np.clip(q, -128, 127).astype(np.int8)
 
 
 def dequantise(q: np.ndarray, scale: float, zero_point: int) -> np.ndarray:

@@ -92,6 +92,7 @@ def render_project(board: Board, model: bytes, meta: ModelMetadata, runtime: Run
         scl_text=f"GPIO {scl}" if scl is not None else "the board's default SCL pin",
         address=int(opts.get("i2c_address", 0x68)),
         runtime_summary=entry.describe(board, runtime),
+        store=board.store,
         channel_map=", ".join(f"{c} <- {IMU_QUANTITIES[s]}" for c, s in zip(meta.channel_names, sources)),
     )
     libs = entry.libraries(board)

@@ -42,6 +42,8 @@ class Board:
     tflm: dict | None = None  # arduino_library, platformio_lib, header
     sensor_options: dict = field(default_factory=dict)
     esptool_chip: str | None = None
+    # where the sketch keeps the wearer's calibration across resets: "preferences" (ESP32 NVS) or "none"
+    store: str = "none"
     path: Path | None = None
 
     @property
@@ -52,7 +54,8 @@ class Board:
 _REQUIRED = {"name": str, "description": str, "mcu": str, "flash_budget_bytes": int, "ram_budget_bytes": int,
              "baud": int, "sensor": str, "runtime": str, "runtimes": list, "toolchain": str, "flash_tools": list}
 _OPTIONAL = {"arduino": (dict, type(None)), "platformio": (dict, type(None)), "tflm": (dict, type(None)),
-             "sensor_options": dict, "esptool_chip": (str, type(None))}
+             "sensor_options": dict, "esptool_chip": (str, type(None)), "store": str}
+STORES = ("none", "preferences")
 
 
 def load_board_file(path: Path) -> Board:
@@ -75,6 +78,8 @@ def load_board_file(path: Path) -> Board:
     unknown = sorted(set(data) - set(_REQUIRED) - set(_OPTIONAL))
     if unknown:
         raise DeployError(f"board profile {path}: unknown key(s) {', '.join(unknown)}")
+    if data.get("store", "none") not in STORES:
+        raise DeployError(f"board profile {path}: 'store' must be one of {', '.join(STORES)}, got {data['store']!r}")
     if data["name"] != path.stem:
         raise DeployError(f"board profile {path}: name {data['name']!r} must equal the file name {path.stem!r}")
     if data["sensor"] not in SENSORS:

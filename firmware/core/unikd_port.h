@@ -26,6 +26,24 @@
 #define UNIKD_NOINIT
 #endif
 
+/* Readings the sensor's sample ring holds (unikd_sampler.h): how long the main loop may be busy (an inference,
+ * a burst of serial traffic) before a reading is lost, in sample periods. 32 is 0.64 s at 50 Hz. */
+#ifndef UNIKD_SAMPLE_RING
+#define UNIKD_SAMPLE_RING 32
+#endif
+
+/* A host session that sent nothing for this long (milliseconds) is over: a board with a live sensor gives the
+ * window back to it (unikd_app.c). */
+#ifndef UNIKD_HOST_IDLE_MS
+#define UNIKD_HOST_IDLE_MS 60000
+#endif
+
+/* Whether the wearer's calibration starts on at first boot (it is then kept across resets where the board can
+ * store it). A build without a sensor has nothing to calibrate on and ignores it. */
+#ifndef UNIKD_CALIB_DEFAULT_ON
+#define UNIKD_CALIB_DEFAULT_ON 1
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -35,6 +53,11 @@ void unikd_port_write(const uint8_t *data, size_t len);
 
 /* Free-running counter in UNIKD_PORT_TIMER_UNIT ticks; wraps modulo 2^32. */
 uint32_t unikd_port_timer(void);
+
+/* Non-volatile storage of one small record (the wearer's calibration, unikd_calib.c), len <= 256 bytes. Return 0 on
+ * success; a board without storage returns -1 from both, and the wearer's calibration restarts at every boot. */
+int unikd_port_store_read(void *data, size_t len);
+int unikd_port_store_write(const void *data, size_t len);
 
 #ifdef __cplusplus
 }

@@ -5,7 +5,7 @@
 
 #include "unikd_wire.h"
 
-#define UNIKD_PROTO_VERSION 1
+#define UNIKD_PROTO_VERSION 2
 #define UNIKD_FIRMWARE_VERSION "0.1.0"
 #define UNIKD_PROTO_START0 0xA5
 #define UNIKD_PROTO_START1 0x5A
@@ -23,6 +23,9 @@
 #define UNIKD_MSG_STREAM_RESET 0x04
 #define UNIKD_MSG_PING 0x05
 #define UNIKD_MSG_WINDOW_DUMP 0x06
+#define UNIKD_MSG_MODE 0x07
+#define UNIKD_MSG_STATUS_REQ 0x08
+#define UNIKD_MSG_CALIB 0x09
 #define UNIKD_MSG_HELLO 0x81
 #define UNIKD_MSG_RESULT 0x82
 #define UNIKD_MSG_SAMPLES_ACK 0x83
@@ -30,6 +33,8 @@
 #define UNIKD_MSG_ACK 0x85
 #define UNIKD_MSG_PONG 0x86
 #define UNIKD_MSG_WINDOW_DATA 0x87
+#define UNIKD_MSG_STATUS 0x88
+#define UNIKD_MSG_LOG 0x89
 #define UNIKD_MSG_ERROR 0x8F
 
 /* ERROR codes */
@@ -39,10 +44,30 @@
 #define UNIKD_ERR_BAD_LENGTH 4
 #define UNIKD_ERR_RUNTIME 5
 #define UNIKD_ERR_NOT_READY 6
+#define UNIKD_ERR_BAD_VALUE 7
 
 /* timer units (UNIKD_PORT_TIMER_UNIT) */
 #define UNIKD_TIMER_MICROSECONDS 0
 #define UNIKD_TIMER_QEMU_INSTRUCTIONS_DIV40 1
+
+/* modes, sensor states, calibration states, actions and contexts */
+#define UNIKD_MODE_SENSOR 0
+#define UNIKD_MODE_HOST 1
+#define UNIKD_SENSOR_NONE 0
+#define UNIKD_SENSOR_OK 1
+#define UNIKD_SENSOR_ABSENT 2
+#define UNIKD_SENSOR_WRONG_ID 3
+#define UNIKD_SENSOR_CONFIG_FAILED 4
+#define UNIKD_SENSOR_LOST 5
+#define UNIKD_CALIB_STATE_OFF 0
+#define UNIKD_CALIB_STATE_WARMUP 1
+#define UNIKD_CALIB_STATE_ACTIVE 2
+#define UNIKD_CALIB_ACTION_OFF 0
+#define UNIKD_CALIB_ACTION_ON 1
+#define UNIKD_CALIB_ACTION_RESET 2
+#define UNIKD_CALIB_CTX_WEARER 0
+#define UNIKD_CALIB_CTX_HOST 1
+#define UNIKD_SENSOR_LOST_AFTER 10
 
 /* Payloads (PAYLOADS in protocol.py): each one's parts in wire order, expanded by unikd_wire.h. */
 
@@ -77,6 +102,19 @@ UNIKD_WIRE_ARRAY_AT(ping, data, u8, UNIKD_PL_PING_DATA_OFFSET)
 /* WINDOW_DUMP (0x06, host -> device): read back the device's current window */
 #define UNIKD_PL_WINDOW_DUMP_HEAD_BYTES 0
 
+/* MODE (0x07, host -> device): give the stream window to the board's sensor or to the host */
+#define UNIKD_PL_MODE_PARTS(X) X(scalar, u8, mode)
+#define UNIKD_PL_MODE_HEAD_BYTES 1
+UNIKD_WIRE_REQUEST(mode, UNIKD_PL_MODE_PARTS)
+
+/* STATUS_REQ (0x08, host -> device): ask for the sensor, calibration and mode state */
+#define UNIKD_PL_STATUS_REQ_HEAD_BYTES 0
+
+/* CALIB (0x09, host -> device): switch, restart or forget an on-device calibration */
+#define UNIKD_PL_CALIB_PARTS(X) X(scalar, u8, action) X(scalar, u8, context)
+#define UNIKD_PL_CALIB_HEAD_BYTES 2
+UNIKD_WIRE_REQUEST(calib, UNIKD_PL_CALIB_PARTS)
+
 /* HELLO (0x81, device -> host): what the device runs; sent on request and by itself at every boot */
 #define UNIKD_PL_HELLO_PARTS(X) \
     X(scalar, u8, protocol_version) \
@@ -94,11 +132,15 @@ UNIKD_WIRE_ARRAY_AT(ping, data, u8, UNIKD_PL_PING_DATA_OFFSET)
     X(scalar, f32, sample_rate_hz) \
     X(scalar, u32, runtime_ram_bytes) \
     X(scalar, u8, flags) \
+    X(scalar, u8, mode) \
+    X(scalar, u8, sensor_state) \
+    X(scalar, u8, calib_state) \
+    X(scalar, u32, calib_samples) \
     X(str, str, firmware_version) \
     X(str, str, runtime) \
     X(str, str, model_hash) \
     X(strs, str, class_names)
-#define UNIKD_PL_HELLO_HEAD_BYTES 35
+#define UNIKD_PL_HELLO_HEAD_BYTES 42
 UNIKD_WIRE_REPLY(hello, UNIKD_PL_HELLO_PARTS)
 
 /* RESULT (0x82, device -> host): the answer to one `WINDOW` */
@@ -140,6 +182,36 @@ UNIKD_WIRE_REPLY(ack, UNIKD_PL_ACK_PARTS)
 #define UNIKD_PL_WINDOW_DATA_WINDOW_OFFSET 4
 #define UNIKD_PL_WINDOW_DATA_WINDOW_ELEM_BYTES 1
 UNIKD_WIRE_REPLY(window_data, UNIKD_PL_WINDOW_DATA_PARTS)
+
+/* STATUS (0x88, device -> host): the sensor, calibration and mode state, and the counters of the sensor path */
+#define UNIKD_PL_STATUS_PARTS(X) \
+    X(scalar, u8, mode) \
+    X(scalar, u8, sensor_state) \
+    X(scalar, u8, calib_state) \
+    X(scalar, u8, host_calib_state) \
+    X(scalar, u8, calib_stored) \
+    X(scalar, u32, calib_samples) \
+    X(scalar, u32, host_calib_samples) \
+    X(scalar, u32, calib_warmup) \
+    X(scalar, u32, calib_refresh) \
+    X(scalar, u32, sensor_samples) \
+    X(scalar, u32, sensor_windows) \
+    X(scalar, u32, overruns) \
+    X(scalar, u32, missed) \
+    X(scalar, u32, late) \
+    X(scalar, u32, repeated) \
+    X(scalar, u32, read_failures) \
+    X(scalar, u32, ignored) \
+    X(array, f32, norm)
+#define UNIKD_PL_STATUS_HEAD_BYTES 53
+#define UNIKD_PL_STATUS_NORM_OFFSET 53
+#define UNIKD_PL_STATUS_NORM_ELEM_BYTES 4
+UNIKD_WIRE_REPLY(status, UNIKD_PL_STATUS_PARTS)
+
+/* LOG (0x89, device -> host): a line for the board's log, sent by the device itself (sequence `BOOT_SEQ`) */
+#define UNIKD_PL_LOG_PARTS(X) X(str, str, text)
+#define UNIKD_PL_LOG_HEAD_BYTES 0
+UNIKD_WIRE_REPLY(log, UNIKD_PL_LOG_PARTS)
 
 /* ERROR (0x8F, device -> host): a request or frame the device could not take */
 #define UNIKD_PL_ERROR_PARTS(X) X(scalar, u8, code) X(scalar, u8, offending_type) X(scalar, u16, detail)

@@ -3,15 +3,20 @@
 #include <math.h>
 #include <string.h>
 
-static const float norm_mean[UNIKD_CHANNELS] = UNIKD_NORM_MEAN_INIT;
-static const float norm_inv_std[UNIKD_CHANNELS] = UNIKD_NORM_INV_STD_INIT;
+const float unikd_build_mean[UNIKD_CHANNELS] = UNIKD_NORM_MEAN_INIT;
+const float unikd_build_inv_std[UNIKD_CHANNELS] = UNIKD_NORM_INV_STD_INIT;
 
 /* Beyond this magnitude the clamp decides anyway; keeps lroundf inside the range of long. */
 #define QUANT_LIMIT 1.0e6f
 
 int8_t unikd_quantise(float x, int channel)
 {
-    float n = (x - norm_mean[channel]) * norm_inv_std[channel];
+    return unikd_quantise_with(x, unikd_build_mean[channel], unikd_build_inv_std[channel]);
+}
+
+int8_t unikd_quantise_with(float x, float mean, float inv_std)
+{
+    float n = (x - mean) * inv_std;
     float s = n / UNIKD_INPUT_SCALE;
     long q;
 
@@ -33,12 +38,12 @@ void unikd_window_reset(unikd_window *w)
     w->count = 0;
 }
 
-void unikd_window_push(unikd_window *w, const float *sample)
+void unikd_window_push(unikd_window *w, const float *sample, const float *mean, const float *inv_std)
 {
     int8_t *slot = w->ring + (size_t)(w->count % UNIKD_WINDOW) * UNIKD_CHANNELS;
     int c;
     for (c = 0; c < UNIKD_CHANNELS; c++)
-        slot[c] = unikd_quantise(sample[c], c);
+        slot[c] = unikd_quantise_with(sample[c], mean[c], inv_std[c]);
     w->count++;
 }
 

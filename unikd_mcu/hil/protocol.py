@@ -35,7 +35,7 @@ import numpy as np
 from unikd import __version__ as FIRMWARE_VERSION
 from unikd.errors import UserError
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2  # 2: MODE, STATUS_REQ, CALIB, STATUS, LOG; sensor and calibration fields in HELLO
 START = b"\xa5\x5a"
 HEADER_BYTES = 7  # start marker, type, sequence, length
 CRC_BYTES = 2
@@ -55,6 +55,9 @@ class Msg(IntEnum):
     STREAM_RESET = 0x04
     PING = 0x05
     WINDOW_DUMP = 0x06
+    MODE = 0x07
+    STATUS_REQ = 0x08
+    CALIB = 0x09
     HELLO = 0x81
     RESULT = 0x82
     SAMPLES_ACK = 0x83
@@ -62,6 +65,8 @@ class Msg(IntEnum):
     ACK = 0x85
     PONG = 0x86
     WINDOW_DATA = 0x87
+    STATUS = 0x88
+    LOG = 0x89
     ERROR = 0x8F
 
 
@@ -74,6 +79,7 @@ class Err(IntEnum):
     BAD_LENGTH = 4  # payload length wrong for the type; detail: the length received
     RUNTIME = 5  # result status: unikd_runtime_invoke failed (the result's ticks field holds its return code)
     NOT_READY = 6  # result status: the runtime failed to initialise
+    BAD_VALUE = 7  # a field holds a value the device does not know; detail: that value
 
 
 class TimerUnit(IntEnum):
@@ -88,6 +94,51 @@ TIMER_TICK_SCALE = {TimerUnit.MICROSECONDS: 1, TimerUnit.QEMU_INSTRUCTIONS_DIV40
 
 HELLO_FLAG_BOOT = 0x01  # set in the hello a device sends by itself at start-up
 HELLO_FLAG_RUNTIME_OK = 0x02  # unikd_runtime_init returned 0
+
+
+class Mode(IntEnum):
+    """Who owns the device's stream window (docs/protocol.md, "Modes")."""
+
+    SENSOR = 0  # the board's own sensor feeds the window; SAMPLES from the host switch to HOST first
+    HOST = 1  # the host's SAMPLES feed the window; sensor readings are counted and dropped
+
+
+class SensorState(IntEnum):
+    """Health of the board's IMU, in the hello and STATUS."""
+
+    NONE = 0  # built without a sensor (samples come over the serial link only)
+    OK = 1
+    ABSENT = 2  # nothing answered on the bus at start-up
+    WRONG_ID = 3  # a device answered but its identity register is not the part the build expects
+    CONFIG_FAILED = 4  # identified, but configuring it failed
+    LOST = 5  # it answered at start-up, then reads failed SENSOR_LOST_AFTER times in a row
+
+
+class CalibState(IntEnum):
+    """The on-device input calibration of one context (the wearer's, or the host session's)."""
+
+    OFF = 0  # the build's constants are in use, statistics are not collected
+    WARMUP = 1  # collecting statistics; the build's constants are still in use
+    ACTIVE = 2  # the constants in use are the running statistics' (refreshed every `calib_refresh` samples)
+
+
+class CalibAction(IntEnum):
+    OFF = 0  # back to the build's constants; the statistics are kept, not updated
+    ON = 1  # collect (again); ACTIVE at once if the warm-up was already done
+    RESET = 2  # forget the statistics (and the stored copy) and start a new warm-up
+
+
+#: Failed reads in a row after which a sensor that started is reported LOST (it is OK again at its next reading).
+SENSOR_LOST_AFTER = 10
+
+
+class CalibContext(IntEnum):
+    WEARER = 0  # the statistics of the board's own sensor stream (sensor mode), kept across resets where possible
+    HOST = 1  # the statistics of the current host session's SAMPLES (host mode); off when a session starts
+
+
+ENUMS_C = (("MODE", Mode), ("SENSOR", SensorState), ("CALIB_STATE", CalibState), ("CALIB_ACTION", CalibAction),
+           ("CALIB_CTX", CalibContext))
 
 
 def crc16(data: bytes, crc: int = 0xFFFF) -> int:
@@ -344,6 +395,13 @@ PAYLOADS: dict[Msg, Layout] = {layout.msg: layout for layout in [
         ("next", "u32", "index the next sample will have")]),
     Layout(Msg.PING, "link check", reply="`PONG`", parts=[("data", "u8[n]", "any bytes")]),
     Layout(Msg.WINDOW_DUMP, "read back the device's current window", reply="`WINDOW_DATA`"),
+    Layout(Msg.MODE, "give the stream window to the board's sensor or to the host", reply="`STATUS`", parts=[
+        ("mode", "u8", "`Mode`: 0 sensor, 1 host; either way the window and the host session's calibration "
+                       "restart")]),
+    Layout(Msg.STATUS_REQ, "ask for the sensor, calibration and mode state", reply="`STATUS`"),
+    Layout(Msg.CALIB, "switch, restart or forget an on-device calibration", reply="`STATUS`", parts=[
+        ("action", "u8", "`CalibAction`: 0 off, 1 on, 2 reset"),
+        ("context", "u8", "`CalibContext`: 0 the wearer's (sensor stream), 1 the host session's (SAMPLES)")]),
     Layout(Msg.HELLO, "what the device runs; sent on request and by itself at every boot", parts=[
         ("protocol_version", "u8", "`PROTOCOL_VERSION`"),
         ("timer_unit", "u8", "what one tick is (`TimerUnit`)"),
@@ -361,6 +419,10 @@ PAYLOADS: dict[Msg, Layout] = {layout.msg: layout for layout in [
         ("runtime_ram_bytes", "u32", "RAM the inference runtime uses"),
         ("flags", "u8", f"`0x{HELLO_FLAG_BOOT:02x}` boot: sent by the device itself at start-up; "
                         f"`0x{HELLO_FLAG_RUNTIME_OK:02x}` the runtime initialised"),
+        ("mode", "u8", "`Mode`: who feeds the stream window now"),
+        ("sensor_state", "u8", "`SensorState` of the board's IMU"),
+        ("calib_state", "u8", "`CalibState` of the wearer's calibration"),
+        ("calib_samples", "u32", "samples in the wearer's calibration statistics"),
         ("firmware_version", "str", ""),
         ("runtime", "str", "`aot` or `tflm`"),
         ("model_hash", "str", "sha256 of the `.tflite`, 64 hex digits"),
@@ -375,6 +437,28 @@ PAYLOADS: dict[Msg, Layout] = {layout.msg: layout for layout in [
     Layout(Msg.WINDOW_DATA, "the device's current window exactly as it quantised it", parts=[
         ("end", "u32", "as in `STREAM_RESULT`"),
         ("window", "i8[window * channels]", "time-major, oldest sample first")]),
+    Layout(Msg.STATUS, "the sensor, calibration and mode state, and the counters of the sensor path", parts=[
+        ("mode", "u8", "`Mode`"),
+        ("sensor_state", "u8", "`SensorState`"),
+        ("calib_state", "u8", "`CalibState` of the wearer's calibration"),
+        ("host_calib_state", "u8", "`CalibState` of the host session's calibration"),
+        ("calib_stored", "u8", "1: the wearer's statistics were restored from or saved to non-volatile storage"),
+        ("calib_samples", "u32", "samples in the wearer's statistics"),
+        ("host_calib_samples", "u32", "samples in the host session's statistics"),
+        ("calib_warmup", "u32", "samples before a calibration becomes ACTIVE"),
+        ("calib_refresh", "u32", "an ACTIVE calibration's constants are recomputed every this many samples"),
+        ("sensor_samples", "u32", "readings the sensor delivered into the device's sample ring"),
+        ("sensor_windows", "u32", "windows of the sensor stream classified"),
+        ("overruns", "u32", "readings lost because the sample ring was full (the sensor path fell behind)"),
+        ("missed", "u32", "readings the sensor never delivered: gaps in its clock, or its FIFO overflowed"),
+        ("late", "u32", "readings that arrived more than half a period late (timer- or interrupt-clocked drivers)"),
+        ("repeated", "u32", "readings identical to the one before in every axis (a sensor that held its output)"),
+        ("read_failures", "u32", "bus transfers with the sensor that failed"),
+        ("ignored", "u32", "sensor readings dropped because the host owned the window (host mode)"),
+        ("norm", "f32[n]", "the constants in use in the current mode: `channels` means, then `channels` inverse "
+                           "standard deviations")]),
+    Layout(Msg.LOG, "a line for the board's log, sent by the device itself (sequence `BOOT_SEQ`)", parts=[
+        ("text", "str", "e.g. a sensor that failed its identity check, or the sensor counters when they change")]),
     Layout(Msg.ERROR, "a request or frame the device could not take", parts=[
         ("code", "u8", "an error code (table below)"),
         ("offending_type", "u8", "type of the frame it is about"),
@@ -501,6 +585,31 @@ class WindowData:
     """A WINDOW_DATA payload (window: int8 bytes, time-major)."""
 
 
+@_payload_class(Msg.MODE)
+class ModeRequest:
+    """A MODE request."""
+
+
+@_payload_class(Msg.CALIB)
+class CalibRequest:
+    """A CALIB request."""
+
+
+@_payload_class(Msg.STATUS)
+class Status:
+    """A STATUS payload (norm: float32 bytes, means then inverse standard deviations)."""
+
+    def constants(self) -> tuple[np.ndarray, np.ndarray]:
+        v = np.frombuffer(self.norm, "<f4")
+        c = len(v) // 2
+        return v[:c].copy(), v[c:].copy()
+
+
+@_payload_class(Msg.LOG)
+class Log:
+    """A LOG payload."""
+
+
 # ---- generated C and documentation ----------------------------------------------------------------------------
 
 
@@ -609,6 +718,10 @@ def c_header(payloads: dict[Msg, Layout] = PAYLOADS) -> str:
         "",
         "/* timer units (UNIKD_PORT_TIMER_UNIT) */",
         *[f"#define UNIKD_TIMER_{u.name} {u.value}" for u in TimerUnit],
+        "",
+        "/* modes, sensor states, calibration states, actions and contexts */",
+        *[f"#define UNIKD_{prefix}_{v.name} {v.value}" for prefix, enum in ENUMS_C for v in enum],
+        f"#define UNIKD_SENSOR_LOST_AFTER {SENSOR_LOST_AFTER}",
         "",
         "/* Payloads (PAYLOADS in protocol.py): each one's parts in wire order, expanded by unikd_wire.h. */",
         "",

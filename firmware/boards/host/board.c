@@ -9,6 +9,7 @@
  *   fw quantise   stdin: float32 values, time-major; stdout: unikd_quantise per value, int8 */
 #define _POSIX_C_SOURCE 200809L /* read(2): a pipe delivers writes separately, fread would merge them */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -20,6 +21,30 @@
 #include "unikd_window.h"
 
 static uint32_t fake_ticks;
+
+/* Storage: the file named by $UNIKD_HOST_STORE, so a test can restart the process as a board reset; none without. */
+int unikd_port_store_read(void *data, size_t len)
+{
+    const char *path = getenv("UNIKD_HOST_STORE");
+    FILE *f = path ? fopen(path, "rb") : NULL;
+    size_t got;
+    if (!f)
+        return -1;
+    got = fread(data, 1, len, f);
+    fclose(f);
+    return got == len ? 0 : -1;
+}
+
+int unikd_port_store_write(const void *data, size_t len)
+{
+    const char *path = getenv("UNIKD_HOST_STORE");
+    FILE *f = path ? fopen(path, "wb") : NULL;
+    size_t put;
+    if (!f)
+        return -1;
+    put = fwrite(data, 1, len, f);
+    return (fclose(f) == 0 && put == len) ? 0 : -1;
+}
 
 void unikd_port_write(const uint8_t *data, size_t len)
 {
