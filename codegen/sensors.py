@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from codegen.errors import DeployError
 
 #: Cutoff of the device's gravity low-pass (UCI-HAR's, 0.3 Hz); the sketch passes it to unikd_sensor_init.
@@ -71,3 +73,21 @@ def channel_sources(channel_names: list[str], sensor: str) -> list[int]:
             f"the {sensor} driver cannot produce channel(s) {', '.join(unknown)}; it gives "
             f"{', '.join(IMU_QUANTITIES)}. Build with --sensor serial to feed samples over the serial link instead")
     return out
+
+
+def front_end(acc: np.ndarray, gyro: np.ndarray, sources: list[int], cutoff_hz: float = GRAVITY_CUTOFF_HZ,
+              rate_hz: float = 50.0) -> np.ndarray:
+    """The host twin of the device's front end (firmware/core/unikd_sensor.c), bit for bit in float32: readings
+    acc (T, 3) g and gyro (T, 3) rad/s -> the model's raw inputs (T, len(sources)). The gravity estimate starts at
+    the first reading and follows g += alpha (a - g), alpha = dt / (RC + dt), RC = 1 / (2 pi fc)."""
+    f = np.float32
+    acc, gyro = np.asarray(acc, f), np.asarray(gyro, f)
+    dt = f(1) / f(rate_hz)
+    alpha = dt / (f(1) / (f(6.2831853) * f(cutoff_hz)) + dt)
+    g = acc[0].copy()
+    body = np.empty_like(acc)
+    for t, a in enumerate(acc):
+        if t:
+            g = g + alpha * (a - g)
+        body[t] = a - g
+    return np.hstack([acc, body, gyro])[:, list(sources)]

@@ -28,7 +28,8 @@ def good_hello(**changes) -> P.Hello:
     fields = dict(protocol_version=P.PROTOCOL_VERSION, timer_unit=0, max_payload=P.MAX_PAYLOAD, boot_count=1,
                   window=128, channels=9, stride=64, num_classes=6, input_scale=0.05, input_zero_point=0,
                   output_scale=1 / 256, output_zero_point=-128, sample_rate_hz=50.0, runtime_ram_bytes=4288,
-                  flags=P.HELLO_FLAG_RUNTIME_OK, firmware_version="0.1.0", runtime="aot", model_hash="0" * 64,
+                  flags=P.HELLO_FLAG_RUNTIME_OK, mode=P.Mode.SENSOR, sensor_state=P.SensorState.NONE,
+                  calib_state=P.CalibState.OFF, calib_samples=0, firmware_version="0.1.0", runtime="aot", model_hash="0" * 64,
                   class_names=[f"c{i}" for i in range(6)])
     return P.Hello(**(fields | changes))
 

@@ -74,7 +74,8 @@ def test_parser_drops_bad_crc_oversized_and_truncated_frames_and_resyncs():
 
 
 HELLO = P.Hello(1, P.TimerUnit.QEMU_INSTRUCTIONS_DIV40, P.MAX_PAYLOAD, 3, 128, 9, 64, 6, 0.03125, -5, 0.1, 12,
-                50.0, 4288, P.HELLO_FLAG_BOOT | P.HELLO_FLAG_RUNTIME_OK, "0.1.0", "aot", "ab" * 32,
+                50.0, 4288, P.HELLO_FLAG_BOOT | P.HELLO_FLAG_RUNTIME_OK, P.Mode.HOST, P.SensorState.LOST,
+                P.CalibState.ACTIVE, 70000, "0.1.0", "aot", "ab" * 32,
                 ["walk", "upstairs", "downstairs", "sit", "stand", "lie"])
 
 
@@ -84,10 +85,11 @@ def test_hello_round_trip():
     assert back.booted and back.runtime_ok and back.ticks_scale == 40 and back.timer_label == "instructions (QEMU)"
     assert back.output_scale == np.float32(0.1) and back.class_names == h.class_names
     assert (back.window, back.stride, back.input_zero_point, back.boot_count) == (128, 64, -5, 3)
+    assert (back.mode, back.sensor_state, back.calib_state, back.calib_samples) == (1, 5, 2, 70000)
 
 
 def test_unknown_timer_unit_is_labelled_not_an_error():
-    h = P.Hello(1, 7, P.MAX_PAYLOAD, 0, 128, 9, 64, 6, 0.03125, -5, 0.1, 12, 50.0, 4288, 0, "0.1.0", "aot",
+    h = P.Hello(1, 7, P.MAX_PAYLOAD, 0, 128, 9, 64, 6, 0.03125, -5, 0.1, 12, 50.0, 4288, 0, 0, 0, 0, 0, "0.1.0", "aot",
                 "ab" * 32, ["a"] * 6)
     back = P.Hello.unpack(h.pack())
     assert back.timer_label == "unit 7" and back.ticks_scale == 1

@@ -226,16 +226,16 @@ static void save_wearer(void)
         wearer_stored = 1;
 }
 
-/* Give the window to `m`: the window restarts (no window mixes sensor and host samples) and a host session starts
- * with its calibration off; the sensor's front end restarts its gravity estimate after the interruption. */
+/* Give the window to `m`: the window restarts (no window mixes sensor and host samples), a host session's
+ * calibration ends (the next session starts with it off) and, back to the sensor, the front end restarts its
+ * gravity estimate after the interruption. */
 static void enter_mode(uint8_t m)
 {
     mode = m;
     stream_base = 0;
     unikd_window_reset(&window);
-    if (m == UNIKD_MODE_HOST)
-        unikd_calib_reset(&host_cal, 0);
-    else
+    unikd_calib_reset(&host_cal, 0);
+    if (m == UNIKD_MODE_SENSOR)
         front_end.have_gravity = 0;
 }
 
@@ -495,8 +495,10 @@ static void sensor_reading(const unikd_reading *r, int gap)
 {
     float sample[UNIKD_CHANNELS];
     uint8_t before = wearer.state;
-    if (gap) /* readings were lost: no window may span the hole */
+    if (gap) { /* readings were lost: no window may span the hole; `end` keeps counting the readings taken */
+        stream_base += window.count;
         unikd_window_reset(&window);
+    }
     unikd_sensor_convert(&front_end, r->acc, r->gyro, sample);
     sensor_windows += (uint32_t)unikd_app_push_sample(sample);
     if (wearer.state == UNIKD_CALIB_STATE_ACTIVE

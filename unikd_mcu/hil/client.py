@@ -61,6 +61,7 @@ class Accounting:
     resent_after_reset: int = 0  # requests sent again because the device reset before answering
     unanswered: list[dict] = field(default_factory=list)  # {"type", "seq", "what"}
     stream_repairs: int = 0  # stream windows recovered by re-sending their samples
+    device_log: list[str] = field(default_factory=list)  # LOG lines the device sent by itself (last 100)
 
     def to_dict(self) -> dict:
         return {"requests": self.requests, "transmissions": self.transmissions, "retries": self.retries,
@@ -68,7 +69,8 @@ class Accounting:
                 "stray_frames": self.stray_frames, "host_skipped_bytes": self.host_skipped_bytes,
                 "host_bad_frames": self.host_bad_frames, "resets": list(self.resets),
                 "resent_after_reset": self.resent_after_reset,
-                "unanswered": list(self.unanswered), "stream_repairs": self.stream_repairs}
+                "unanswered": list(self.unanswered), "stream_repairs": self.stream_repairs,
+                "device_log": list(self.device_log)}
 
 
 # What must agree between the device's hello and the deployed model's metadata: (Hello field, ModelMetadata field).
@@ -127,17 +129,26 @@ class HilClient:
         self.ser.flush()
 
     def _recv(self, deadline: float) -> P.Frame | None:
-        while not self.pending:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return None
-            self.ser.timeout = min(left, 0.05)
-            data = self.ser.read(max(1, self.ser.in_waiting))
-            if data:
-                self.pending.extend(self.parser.feed(data))
-                self.log.host_skipped_bytes = self.parser.skipped_bytes
-                self.log.host_bad_frames = self.parser.bad_frames
-        frame = self.pending.pop(0)
+        while True:
+            while not self.pending:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self.ser.timeout = min(left, 0.05)
+                data = self.ser.read(max(1, self.ser.in_waiting))
+                if data:
+                    self.pending.extend(self.parser.feed(data))
+                    self.log.host_skipped_bytes = self.parser.skipped_bytes
+                    self.log.host_bad_frames = self.parser.bad_frames
+            frame = self.pending.pop(0)
+            if frame.type != P.Msg.LOG:
+                break
+            # a line for the board's log (sensor health): kept for the report, never an answer to a request
+            try:
+                self.log.device_log.append(P.Log.unpack(frame.payload).text)
+            except P.PayloadError:
+                self.log.device_log.append(f"(garbled LOG frame of {len(frame.payload)} bytes)")
+            del self.log.device_log[:-100]
         if frame.type == P.Msg.STREAM_RESULT and self._stream_sink is not None:
             r = P.Result.unpack(frame, self.hello)
             self._stream_sink.setdefault(r.end, r)  # attributed by its sample index, whatever request it answers
@@ -342,6 +353,24 @@ class HilClient:
 
     def ping(self, data: bytes = b"") -> bytes:
         return self.request(P.Msg.PING, data, P.Msg.PONG, "ping").payload
+
+    # ---- modes and calibration -------------------------------------------------------------------------------
+
+    def _status(self, msg_type: int, payload: bytes, what: str) -> P.Status:
+        return P.Status.unpack(self.request(msg_type, payload, P.Msg.STATUS, what).payload)
+
+    def status(self) -> P.Status:
+        """The device's mode, sensor health, calibration state and sensor counters."""
+        return self._status(P.Msg.STATUS_REQ, b"", "status")
+
+    def set_mode(self, mode: P.Mode) -> P.Status:
+        """Give the stream window to the board's sensor or to the host (the window restarts either way)."""
+        return self._status(P.Msg.MODE, P.ModeRequest(int(mode)).pack(), f"mode {P.Mode(mode).name.lower()}")
+
+    def calibrate(self, action: P.CalibAction, context: P.CalibContext = P.CalibContext.HOST) -> P.Status:
+        """Switch, restart or forget an on-device calibration (docs/protocol.md, "Calibration")."""
+        return self._status(P.Msg.CALIB, P.CalibRequest(int(action), int(context)).pack(),
+                            f"calibration {P.CalibAction(action).name.lower()} ({P.CalibContext(context).name.lower()})")
 
 
 def _err_name(frame: P.Frame) -> str:

@@ -240,7 +240,26 @@ def hello_dict(h: P.Hello) -> dict:
             "model_hash": h.model_hash, "window": h.window, "channels": h.channels, "stride": h.stride,
             "classes": h.class_names, "input": [h.input_scale, h.input_zero_point],
             "output": [h.output_scale, h.output_zero_point], "timer_unit": h.timer_label,
-            "runtime_ram_bytes": h.runtime_ram_bytes, "boot_count": h.boot_count}
+            "runtime_ram_bytes": h.runtime_ram_bytes, "boot_count": h.boot_count,
+            "mode": _name(P.Mode, h.mode),
+            "sensor": _name(P.SensorState, h.sensor_state), "calibration": _name(P.CalibState, h.calib_state),
+            "calibration_samples": h.calib_samples}
+
+
+def _name(enum, value) -> str:
+    try:
+        return enum(value).name.lower()
+    except ValueError:
+        return f"unknown ({value})"
+
+
+def status_dict(st: P.Status) -> dict:
+    """The device's STATUS for the report: mode, sensor health and the counters of its sensor path."""
+    return {"mode": _name(P.Mode, st.mode), "sensor": _name(P.SensorState, st.sensor_state),
+            "calibration": _name(P.CalibState, st.calib_state), "calibration_samples": st.calib_samples,
+            "calibration_stored": bool(st.calib_stored),
+            **{k: getattr(st, k) for k in ("sensor_samples", "sensor_windows", "overruns", "missed", "late",
+                                            "repeated", "read_failures", "ignored")}}
 
 
 # ---- writing ---------------------------------------------------------------------------------------------------
@@ -287,8 +306,17 @@ def markdown(r: dict) -> str:
         f"stride {d['stride']}, runtime RAM {d['runtime_ram_bytes']:,} B",
         f"- Link: {r['link_name']}",
         f"- Scenario: {r['scenario']}; model {r['build_dir']}",
-        "",
     ]
+    st = r.get("device_status")
+    if st:
+        lines.append(f"- Sensor: {st['sensor']}; mode {st['mode']}; wearer calibration {st['calibration']} "
+                     f"({st['calibration_samples']:,} samples{', stored' if st['calibration_stored'] else ''}); "
+                     f"sensor readings {st['sensor_samples']:,}, windows {st['sensor_windows']:,}, overruns "
+                     f"{st['overruns']}, missed {st['missed']}, late {st['late']}, repeated {st['repeated']}, read "
+                     f"failures {st['read_failures']}, ignored during the session {st['ignored']:,}")
+    for line in r.get("link", {}).get("device_log", [])[-10:]:
+        lines.append(f"- Device log: {line}")
+    lines.append("")
     w = r.get("window_mode")
     if w:
         inf = w["inference"]
@@ -356,6 +384,7 @@ def run_hil(client: HilClient, dep: Deployed, *, board: str, link_name: str, str
     if do_stream:
         report["stream_mode"] = stream_mode(client, dep, stream_windows,
                                             progress and (lambda i, n: progress("segment", i, n)))
+    report["device_status"] = status_dict(client.status())
     report["link"] = client.log.to_dict()
     report["pass"] = verdict(report)
     return report

@@ -6,7 +6,14 @@
  *   fw push       stdin: float32 samples of UNIKD_CHANNELS; each to unikd_app_push_sample (a sensor's path)
  *   fw imu        stdin: UNIKD_CHANNELS source bytes, float32 cutoff (Hz), then readings of 6 float32 (acc xyz,
  *                 gyro xyz); stdout: the front end's UNIKD_CHANNELS float32 per reading (unikd_sensor.h)
- *   fw quantise   stdin: float32 values, time-major; stdout: unikd_quantise per value, int8 */
+ *   fw quantise   stdin: float32 values, time-major; stdout: unikd_quantise per value, int8
+ *   fw sensor S   the sensor path of a board whose IMU started with state S (argv[2], a UNIKD_SENSOR_* number; the
+ *                 channels take the front end's quantities 0..UNIKD_CHANNELS-1, gravity cutoff 0.3 Hz). stdin:
+ *                 records, each a tag byte then its data:
+ *                   'r' u32 when, 6 float32 (acc xyz, gyro xyz): a reading the sensor's clock produced
+ *                   'f'   a failed transfer        'm' u32 n: readings the sensor lost
+ *                   'b' u32 n, n bytes: serial bytes from the host      'p': one pass of the main loop
+ *                 stdout: every frame the device sends */
 #define _POSIX_C_SOURCE 200809L /* read(2): a pipe delivers writes separately, fread would merge them */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +24,7 @@
 #include "unikd_model_meta.h"
 #include "unikd_port.h"
 #include "unikd_rx.h"
+#include "unikd_sampler.h"
 #include "unikd_sensor.h"
 #include "unikd_window.h"
 
@@ -127,10 +135,60 @@ static int serial(void)
     return 0;
 }
 
+static int sensor(void)
+{
+    int tag, c;
+    unsigned char b4[4];
+    float v[6];
+    uint32_t n, i;
+    unikd_reading r;
+    while ((tag = getchar()) != EOF) {
+        switch (tag) {
+        case 'r':
+            if (fread(b4, 1, 4, stdin) != 4 || fread(v, sizeof(float), 6, stdin) != 6)
+                return 1;
+            memcpy(r.acc, v, sizeof r.acc);
+            memcpy(r.gyro, v + 3, sizeof r.gyro);
+            unikd_sampler_put(&r, get_u32(b4));
+            break;
+        case 'f':
+            unikd_sampler_read_failed();
+            break;
+        case 'm':
+            if (fread(b4, 1, 4, stdin) != 4)
+                return 1;
+            unikd_sampler_missed(get_u32(b4));
+            break;
+        case 'b':
+            if (fread(b4, 1, 4, stdin) != 4)
+                return 1;
+            for (n = get_u32(b4), i = 0; i < n; i++) {
+                if ((c = getchar()) == EOF)
+                    return 1;
+                unikd_rx_byte((uint8_t)c, unikd_port_timer());
+            }
+            break;
+        case 'p':
+            unikd_app_poll();
+            break;
+        default:
+            return 2;
+        }
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "";
     int status;
+    if (strcmp(mode, "sensor") == 0) {
+        uint8_t source[UNIKD_CHANNELS];
+        int c;
+        for (c = 0; c < UNIKD_CHANNELS; c++)
+            source[c] = (uint8_t)(c % UNIKD_IMU_QUANTITIES);
+        unikd_app_sensor_begin((uint8_t)atoi(argc > 2 ? argv[2] : "1"), source, 0.3f);
+    }
     if (strcmp(mode, "quantise") == 0)
         return quantise();
     if (strcmp(mode, "imu") == 0)
@@ -139,6 +197,8 @@ int main(int argc, char **argv)
     fflush(stdout);
     if (strcmp(mode, "push") == 0)
         status = push();
+    else if (strcmp(mode, "sensor") == 0)
+        status = sensor();
     else if (strcmp(mode, "timed") == 0)
         status = timed();
     else
