@@ -30,7 +30,7 @@ def test_unknown_board_lists_boards():
     with pytest.raises(UserError) as e:
         get_board("esp64")
     msg = str(e.value)
-    assert "unknown board 'esp64'" in msg and "esp32, esp32s3, nano33ble, qemu-m4" in msg
+    assert "unknown board 'esp64'" in msg and "esp32, esp32s3, nano33ble, nano33ble_rev2, qemu-m4" in msg
 
 
 def test_boards_command_prints_a_table(capsys):
