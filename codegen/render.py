@@ -100,7 +100,8 @@ def render_project(board: Board, model: bytes, meta: ModelMetadata, runtime: Run
     imu_files = {}
     if imu:
         imu_files = {"unikd_imu.h": render_template("unikd_imu.h.j2"),
-                     f"unikd_imu_{sensor}.cpp": render_template(imu.driver_template, **values)}
+                     f"unikd_imu_{sensor}.cpp": render_template(imu.driver_template, **values),
+                     **{t.removesuffix(".j2"): render_template(t, **values) for t in imu.support_templates}}
     sketch = render_template("unikd_sketch.cpp.j2", **values)
     if libs.header:
         # Arduino finds a library by the headers the sketch includes: name the runtime library's own header.

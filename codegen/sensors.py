@@ -43,6 +43,9 @@ class ImuSensor:
     name: str
     arduino_library: str | None = None
     platformio_library: str | None = None
+    #: further templates the driver includes (name of the rendered file without ".j2"), e.g. the resampler for a
+    #: part whose output data rate differs from the model's rate
+    support_templates: tuple[str, ...] = ()
 
     @property
     def driver_template(self) -> str:
@@ -52,8 +55,14 @@ class ImuSensor:
 #: Adding an IMU: one entry here and its driver template.
 IMU_SENSORS = {s.name: s for s in (
     ImuSensor("mpu6050"),  # plain I2C registers through the Wire library every core ships
-    ImuSensor("lsm9ds1", arduino_library="Arduino_LSM9DS1",
-              platformio_library="arduino-libraries/Arduino_LSM9DS1"),
+    # Nano 33 BLE (Sense) rev 1: registers over Wire1 directly (the Arduino_LSM9DS1 library hides the FIFO's
+    # overrun bit and fixes the rate), resampled from the part's ODR on the sensor's timeline
+    ImuSensor("lsm9ds1", support_templates=("unikd_resample.h.j2",)),
+    # Nano 33 BLE Sense rev 2: the BMI270 needs Bosch's configuration blob, which the Arduino library carries;
+    # pinned to the version whose API the driver was written against
+    ImuSensor("bmi270", arduino_library="Arduino_BMI270_BMM150@1.2.3",
+              platformio_library="arduino-libraries/Arduino_BMI270_BMM150@1.2.3",
+              support_templates=("unikd_resample.h.j2",)),
 )}
 
 

@@ -30,7 +30,7 @@ def test_unknown_board_lists_boards():
     with pytest.raises(UserError) as e:
         get_board("esp64")
     msg = str(e.value)
-    assert "unknown board 'esp64'" in msg and "esp32, esp32s3, nano33ble, qemu-m4" in msg
+    assert "unknown board 'esp64'" in msg and "esp32, esp32s3, nano33ble, nano33ble_rev2, qemu-m4" in msg
 
 
 def test_boards_command_prints_a_table(capsys):
@@ -53,7 +53,7 @@ def test_user_profiles_from_env(tmp_path, monkeypatch, capsys):
 
 @pytest.mark.parametrize("change, message", [
     (("baud: 9600", "baud: fast"), "'baud' must be int"),
-    (("sensor: serial", "sensor: bmi270"), "sensor 'bmi270' is not one of mpu6050, lsm9ds1, serial"),
+    (("sensor: serial", "sensor: icm20948"), "sensor 'icm20948' is not one of mpu6050, lsm9ds1, bmi270, serial"),
     (("runtime: aot", "runtime: tflm"), "runtime 'tflm' must be one of runtimes"),
     (("name: tiny", "name: small"), "name 'small' must equal the file name 'tiny'"),
     (("toolchain: none\n", "toolchain: none\ncolour: red\n"), "unknown key(s) colour"),

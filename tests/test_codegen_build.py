@@ -117,7 +117,7 @@ def _fails(args, tmp_path, capsys, message):
 
 def test_unknown_board(run_dir, tmp_path, capsys):
     _fails(["--board", "esp64", "--run", str(run_dir)], tmp_path, capsys,
-           "error: unknown board 'esp64'; valid boards: esp32, esp32s3, nano33ble, qemu-m4")
+           "error: unknown board 'esp64'; valid boards: esp32, esp32s3, nano33ble, nano33ble_rev2, qemu-m4")
 
 
 def test_over_budget(run_dir, real_data_dir, tmp_path, capsys, monkeypatch):

@@ -188,14 +188,16 @@ def test_emulated_board_project_builds(tmp_path, student_metadata, model, runtim
     assert (tmp_path / "make" / "build" / "fw.elf").is_file()
 
 
-@pytest.mark.parametrize("board, sensor", [("nano33ble", "lsm9ds1"), ("esp32", "mpu6050"), ("nano33ble", "serial")])
+@pytest.mark.parametrize("board, sensor", [("nano33ble", "lsm9ds1"), ("esp32", "mpu6050"), ("nano33ble", "serial"),
+                                           ("nano33ble_rev2", "bmi270")])
 def test_each_imu_brings_its_driver_and_library(tmp_path, student_metadata, model, runtimes, board, sensor):
-    """codegen.sensors.IMU_SENSORS: the LSM9DS1 needs Arduino_LSM9DS1 (PlatformIO lib_deps and the README's
-    install line); the MPU-6050 needs only Wire; serial sampling has no driver."""
+    """codegen.sensors.IMU_SENSORS: the BMI270 needs Arduino_BMI270_BMM150, pinned (PlatformIO lib_deps and the
+    README's install line); the LSM9DS1 and MPU-6050 drivers need only Wire; serial sampling has no driver."""
     _render(tmp_path, student_metadata, model, runtimes, board, "aot", sensor=sensor)
     ini = (tmp_path / "platformio" / "platformio.ini").read_text()
     readme = (tmp_path / "README.md").read_text()
     drivers = sorted(p.name for p in (tmp_path / "platformio" / "src").glob("unikd_imu_*"))
     assert drivers == ([] if sensor == "serial" else [f"unikd_imu_{sensor}.cpp"])
-    assert ("arduino-libraries/Arduino_LSM9DS1" in ini) == (sensor == "lsm9ds1")
-    assert ("Arduino_LSM9DS1" in readme) == (sensor == "lsm9ds1")
+    assert ("arduino-libraries/Arduino_BMI270_BMM150@1.2.3" in ini) == (sensor == "bmi270")
+    assert ('arduino-cli lib install "Arduino_BMI270_BMM150@1.2.3"' in readme) == (sensor == "bmi270")
+    assert "Arduino_LSM9DS1" not in ini + readme
