@@ -11,7 +11,7 @@
 //       --slow-invoke K:U inference number K (from 0) takes U instead
 //       --clock-error E   the part's clock runs at (1 + E) x nominal
 //       --send T:HEX      the host sends these bytes at virtual time T ms (repeatable)
-//       --absent | --who-am-i V | --nack N (repeatable) | --nack-prob P --seed S | --dead MS1:MS2 | --cut N:K
+//       --absent | --who-am-i V | --nack N (repeatable) | --nack-prob P --seed S | --dead MS1:MS2 | --cut N:K (the N-th FIFO data read delivers K bytes)
 //       --fates F         write each recording sample's fate (sim_mpu6050.h SampleFate), one byte each
 // stdout: the bytes the sketch sent (frames); stderr: a summary line of the bus and the simulated part.
 #include <stdio.h>

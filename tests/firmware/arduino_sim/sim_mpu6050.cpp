@@ -164,7 +164,7 @@ size_t SimMpu6050::read(uint8_t *out, size_t n) {
   advance_to(sim_now_us);
   if (!acknowledged()) return 0;
   size_t deliver = n;
-  if (transfers_ == f_.cut_transfer && f_.cut_after < n) deliver = f_.cut_after;
+  if (ptr_ == kFifoRW && ++fifo_reads_ == f_.cut_transfer && f_.cut_after < n) deliver = f_.cut_after;
   for (size_t i = 0; i < deliver; ++i) {
     out[i] = read_reg();
     if (ptr_ != kFifoRW) ptr_ = (ptr_ + 1) & 0x7F;  // burst reads advance, except on the FIFO port

@@ -25,7 +25,7 @@ struct SimFaults {
   double nack_probability = 0.0;  // each transfer, seeded
   uint32_t seed = 1;
   uint64_t dead_from_us = 0, dead_until_us = 0;  // the part does not answer in [from, until)
-  uint32_t cut_transfer = 0;      // this read transfer (number) delivers only cut_after bytes, then fails
+  uint32_t cut_transfer = 0;      // this read of FIFO_R_W (number, from 1) delivers only cut_after bytes, then fails
   uint32_t cut_after = 0;
 };
 
@@ -59,7 +59,7 @@ class SimMpu6050 {
   double clock_error_;
   SimFaults f_;
   uint32_t rng_;
-  uint32_t transfers_ = 0, nacked_ = 0;
+  uint32_t transfers_ = 0, nacked_ = 0, fifo_reads_ = 0;
   uint8_t regs_[128] = {};
   uint8_t ptr_ = 0;
   bool sampling_ = false, started_ = false;
