@@ -217,7 +217,8 @@ def check_c_against_python(layouts: dict, tmp: Path) -> None:
     assert arrays == {(m.name, p.name): (layout.offsets()[p.name], p.elem_bytes)
                       for m, layout in layouts.items() for p in layout.tail if p.kind == "array"}
     assert sizes == {(m.name, p.name): p.elem_bytes for m, layout in layouts.items() if m & 0x80 for p in layout.head}
-    assert set(dumps) == {m.name for m, layout in layouts.items() if m & 0x80 and layout.head}
+    assert set(dumps) == {m.name for m, layout in layouts.items()
+                          if m & 0x80 and layout.parts and layout.parts[0].kind != "array"}
     assert set(got_values) == {m.name for m, layout in layouts.items() if not m & 0x80 and layout.parts}
     for msg, layout in layouts.items():
         values = sample_values(layout, bool(msg & 0x80))
@@ -259,13 +260,13 @@ def test_a_layout_change_moves_python_c_and_doc_together():
     packed = hello.pack(values)
     # stride now leads, and window (u32) sits after u8, u8, u16 max_payload, u32 boot_count: offset 2 + 1 + 1 + 2 + 4
     assert struct.unpack_from("<H", packed, 0)[0] == values["stride"]
-    assert struct.unpack_from("<I", packed, 10)[0] == values["window"] and hello.head_struct.size == 37
+    assert struct.unpack_from("<I", packed, 10)[0] == values["window"] and hello.head_struct.size == 44
     header, doc = P.c_header(changed), P.doc_tables(changed)
     lines = header.splitlines()
     hello_parts = lines.index("#define UNIKD_PL_HELLO_PARTS(X) \\")
     assert lines[hello_parts + 1] == "    X(scalar, u16, stride) \\"
     error_parts = "X(scalar, u8, code) X(scalar, u8, offending_type) X(scalar, u32, detail)"
-    for line in ["    X(scalar, u32, window) \\", "#define UNIKD_PL_HELLO_HEAD_BYTES 37",
+    for line in ["    X(scalar, u32, window) \\", "#define UNIKD_PL_HELLO_HEAD_BYTES 44",
                  "    X(scalar, u16, queue) \\", "#define UNIKD_PL_RESULT_OUTPUTS_OFFSET 8",
                  "#define UNIKD_PL_ERROR_HEAD_BYTES 6", f"#define UNIKD_PL_ERROR_PARTS(X) {error_parts}"]:
         assert line in lines and line not in P.c_header().splitlines(), line
@@ -298,14 +299,14 @@ def test_declaration_refuses_what_the_generators_cannot_express():
 
 def test_short_or_long_payloads_name_the_message_and_the_lengths():
     payload = HELLO.pack()
-    with pytest.raises(P.PayloadError, match=r"^HELLO payload of 20 bytes: expected at least 35 bytes \(u8 protocol"):
+    with pytest.raises(P.PayloadError, match=r"^HELLO payload of 20 bytes: expected at least 42 bytes \(u8 protocol"):
         P.Hello.unpack(payload[:20])
-    with pytest.raises(P.PayloadError, match=r"^HELLO payload of 50 bytes: expected at least 110 bytes \(string "
-                                             r"model_hash at offset 45\)"):
-        P.Hello.unpack(payload[:50])  # cut inside the 64-digit hash
-    with pytest.raises(P.PayloadError, match=r"^HELLO payload of 45 bytes: expected at least 46 bytes \(string "
-                                             r"model_hash at offset 45\)"):
-        P.Hello.unpack(payload[:45])  # ends before the hash
+    with pytest.raises(P.PayloadError, match=r"^HELLO payload of 57 bytes: expected at least 117 bytes \(string "
+                                             r"model_hash at offset 52\)"):
+        P.Hello.unpack(payload[:57])  # cut inside the 64-digit hash
+    with pytest.raises(P.PayloadError, match=r"^HELLO payload of 52 bytes: expected at least 53 bytes \(string "
+                                             r"model_hash at offset 52\)"):
+        P.Hello.unpack(payload[:52])  # ends before the hash
     result = P.Frame(P.Msg.RESULT, 1, bytes([2, 0, 1, 0, 0, 0]) + bytes(4))
     with pytest.raises(P.PayloadError, match=r"^RESULT payload of 3 bytes: expected at least 6 bytes"):
         P.Result.unpack(P.Frame(P.Msg.RESULT, 1, result.payload[:3]))
@@ -349,7 +350,7 @@ class OneReply:
 def test_client_reports_a_short_hello_or_result_from_the_device():
     from unikd_mcu.hil.client import HilClient
 
-    with pytest.raises(P.PayloadError, match=r"^HELLO payload of 20 bytes: expected at least 35 bytes"):
+    with pytest.raises(P.PayloadError, match=r"^HELLO payload of 20 bytes: expected at least 42 bytes"):
         HilClient(OneReply(P.Msg.HELLO, HELLO.pack()[:20]), timeout=0.5).handshake()
     client = HilClient(OneReply(P.Msg.RESULT, bytes([1, 0, 9, 0, 0, 0, 5, 6])), timeout=0.5)
     client.hello = HELLO  # 6 classes: two outputs are missing

@@ -40,11 +40,13 @@ GAP_TICKS = GAP_MS * 1000
 BUILD_VARS = {"SANITIZE": SANITIZE, "CPPFLAGS": f"-DUNIKD_RX_GAP_MS={GAP_MS}"}
 #: Each request and the reply it is owed when its payload fits its layout.
 REPLY = {P.Msg.HELLO_REQ: P.Msg.HELLO, P.Msg.WINDOW: P.Msg.RESULT, P.Msg.SAMPLES: P.Msg.SAMPLES_ACK,
-         P.Msg.STREAM_RESET: P.Msg.ACK, P.Msg.PING: P.Msg.PONG, P.Msg.WINDOW_DUMP: P.Msg.WINDOW_DATA}
+         P.Msg.STREAM_RESET: P.Msg.ACK, P.Msg.PING: P.Msg.PONG, P.Msg.WINDOW_DUMP: P.Msg.WINDOW_DATA,
+         P.Msg.MODE: P.Msg.STATUS, P.Msg.STATUS_REQ: P.Msg.STATUS, P.Msg.CALIB: P.Msg.STATUS}
 FRAMING = (P.Err.BAD_CRC, P.Err.TOO_LONG)  # errors of the parser, about frames on_frame never saw
 #: What a complete check must have reached at least once (the fixed-seed test asserts it).
 EXPECTED_STATES = ([f"{m.name} -> {r.name}" for m, r in REPLY.items()]
                    + [f"{m.name} -> ERROR BAD_LENGTH" for m in REPLY if m != P.Msg.PING]
+                   + ["MODE -> ERROR BAD_VALUE", "CALIB -> ERROR BAD_VALUE"]
                    + ["other type -> ERROR UNKNOWN_TYPE", "ERROR BAD_CRC", "ERROR TOO_LONG", "STREAM_RESULT",
                       "RESULT of a failed inference", "partial frame dropped at a gap", "frame split across records",
                       "frame kept from behind a partial at a gap"])
@@ -103,7 +105,11 @@ class Generator:
             return struct.pack("<I", self.cursor)
         if msg == P.Msg.PING:
             return rng.randbytes(rng.choice((0, 1, 17, rng.randrange(P.MAX_PAYLOAD + 1), P.MAX_PAYLOAD)))
-        return b""  # HELLO_REQ, WINDOW_DUMP
+        if msg == P.Msg.MODE:  # now and then a mode the device does not know (BAD_VALUE)
+            return bytes([rng.choice((0, 1, 1, 1, rng.randrange(2, 256)))])
+        if msg == P.Msg.CALIB:
+            return bytes([rng.choice((0, 1, 2, 2, rng.randrange(3, 256))), rng.choice((0, 1, 1, 1, 2, 255))])
+        return b""  # HELLO_REQ, WINDOW_DUMP, STATUS_REQ
 
     def wrong_payload(self, msg: P.Msg) -> bytes:
         """A payload whose length does not fit msg's layout (PING fits any length)."""
@@ -114,6 +120,9 @@ class Generator:
             n = rng.choice((rng.randrange(4), 4 + self.sample_bytes * rng.randrange(3) + rng.randrange(1, 4)))
         elif msg == P.Msg.STREAM_RESET:
             n = rng.choice((0, 3, 5, 8))
+        elif msg in (P.Msg.MODE, P.Msg.CALIB):
+            right = P.PAYLOADS[msg].head_struct.size
+            n = rng.choice([k for k in (0, 1, 2, 3, 7) if k != right])
         else:
             n = rng.choice((1, 2, rng.randrange(1, P.MAX_PAYLOAD + 1)))
         return rng.randbytes(n)
@@ -221,15 +230,20 @@ def expect(stream: Stream, timed: bool, states: Counter) -> tuple[list[P.Frame],
     return taken, twin.dropped
 
 
-def owed(frame: P.Frame, hello: P.Hello) -> tuple[int, P.Err | None]:
-    """(reply type, error code or None) the device owes a frame it took."""
+def owed(frame: P.Frame, hello: P.Hello) -> tuple[int, P.Err | None, int]:
+    """(reply type, error code or None, the error's detail) the device owes a frame it took."""
     if frame.type not in REPLY:
-        return P.Msg.ERROR, P.Err.UNKNOWN_TYPE
+        return P.Msg.ERROR, P.Err.UNKNOWN_TYPE, len(frame.payload)
     try:
-        P.PAYLOADS[frame.type].unpack(frame.payload, hello)
+        values = P.PAYLOADS[frame.type].unpack(frame.payload, hello)
     except P.PayloadError:
-        return P.Msg.ERROR, P.Err.BAD_LENGTH
-    return REPLY[frame.type], None
+        return P.Msg.ERROR, P.Err.BAD_LENGTH, len(frame.payload)
+    # fields with a closed set of values, in the order the device checks them; the detail is the value refused
+    closed = {P.Msg.MODE: [("mode", P.Mode)], P.Msg.CALIB: [("context", P.CalibContext), ("action", P.CalibAction)]}
+    for name, enum in closed.get(frame.type, []):
+        if values[name] not in enum._value2member_map_:
+            return P.Msg.ERROR, P.Err.BAD_VALUE, values[name]
+    return REPLY[frame.type], None, 0
 
 
 def run_device(exe: Path, stream: Stream, timed: bool, timeout: float = 120) -> bytes:
@@ -278,7 +292,7 @@ def check_replies(out: bytes, taken: list[P.Frame], dropped: list[tuple], states
         states[f"ERROR {P.Err(code).name}"] += 1
     i = 0
     for req in taken:
-        want, code = owed(req, hello)
+        want, code, detail = owed(req, hello)
         results = 0
         while want == P.Msg.SAMPLES_ACK and i < len(replies) and replies[i].type == P.Msg.STREAM_RESULT \
                 and replies[i].seq == req.seq:
@@ -290,7 +304,7 @@ def check_replies(out: bytes, taken: list[P.Frame], dropped: list[tuple], states
         assert (r.type, r.seq) == (want, req.seq), f"{what} got 0x{r.type:02x} seq {r.seq}, not {want!r}"
         if code is not None:
             e = P.Error.unpack(r.payload)
-            assert (e.code, e.offending_type, e.detail) == (code, req.type, len(req.payload)), f"{what}: {e}"
+            assert (e.code, e.offending_type, e.detail) == (code, req.type, detail), f"{what}: {e}"
         elif want == P.Msg.PONG:
             assert r.payload == req.payload, f"{what}: the pong is not the ping's bytes"
         elif want == P.Msg.SAMPLES_ACK:

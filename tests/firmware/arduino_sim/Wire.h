@@ -32,3 +32,4 @@ class TwoWire {
   size_t rx_len_ = 0, rx_pos_ = 0;
 };
 extern TwoWire Wire;
+extern TwoWire Wire1;  // the second bus (the Nano 33 BLE's internal IMU bus): declared for compiling, not simulated
