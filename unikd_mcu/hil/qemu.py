@@ -8,7 +8,9 @@ port. The one launcher of every qemu-m4 image (HIL firmware, the aot parity imag
         board.reset()        # system_reset through QMP, like pressing the board's reset button
 
 QEMU always runs with `-icount shift=0`: one guest instruction is 1 ns of virtual time, so the SysTick ticks the
-firmware reports (25 MHz) are exactly instructions / 40, whatever the host load. QEMU is always stopped when the
+firmware reports (25 MHz) are exactly instructions / 40, whatever the host load. `sleep=on` (QEMU's default, said
+explicitly because the receive gap relies on it): while the firmware sleeps in WFI the virtual clock follows real
+time, so the board's 500 ms receive gap is 0.5 s of real silence (firmware/boards/qemu-m4/README.md). QEMU is always stopped when the
 `with` block ends, also on an exception.
 """
 
@@ -84,7 +86,7 @@ class QemuBoard:
         if not self.elf.is_file():
             raise QemuError(f"firmware image {self.elf} not found")
         self.port, self.qmp_port = _free_port(), _free_port()
-        cmd = [QEMU, "-M", MACHINE, "-icount", "shift=0", "-nographic", "-monitor", "none",
+        cmd = [QEMU, "-M", MACHINE, "-icount", "shift=0,sleep=on", "-nographic", "-monitor", "none",
                "-qmp", f"tcp:127.0.0.1:{self.qmp_port},server=on,wait=off",
                "-kernel", str(self.elf),
                "-serial", f"tcp:127.0.0.1:{self.port},server=on,wait=on,nodelay=on"]

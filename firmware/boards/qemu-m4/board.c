@@ -1,4 +1,12 @@
-/* qemu-m4 board glue: CMSDK UART0 (polled), SysTick as the timer, and the main loop. */
+/* qemu-m4 board glue: CMSDK UART0 (read by polling; its RX interrupt only wakes the core), SysTick as the timer,
+ * CMSDK TIMER0 as the receive-gap wake-up, and the main loop, which sleeps (WFI) while no byte is waiting.
+ *
+ * Why it sleeps: under -icount shift=0 virtual time is the instruction count while the core runs, and QEMU lets it
+ * follow real time only while the core is halted in WFI (-icount sleep=on, QEMU's default, which
+ * unikd_mcu/hil/qemu.py passes explicitly). The former busy-polling loop ran about 20 M instructions per real second
+ * under icount (it reads the UART's registers over and over), so the core's 500 ms receive gap took 20-30 s of real
+ * silence, more on a loaded host. Halted, the board's clock follows the host's, and the gap the core measures with
+ * unikd_port_timer() is real silence on the link. Inference never sleeps, so its ticks stay instructions / 40. */
 #include <stdint.h>
 
 #include "unikd_app.h"
@@ -10,9 +18,27 @@
 #define UART_DATA (*(volatile uint32_t *)(UART0_BASE + 0x00u))
 #define UART_STATE (*(volatile uint32_t *)(UART0_BASE + 0x04u))
 #define UART_CTRL (*(volatile uint32_t *)(UART0_BASE + 0x08u))
+#define UART_INTSTATUS (*(volatile uint32_t *)(UART0_BASE + 0x0Cu)) /* write 1 to clear */
 #define UART_BAUDDIV (*(volatile uint32_t *)(UART0_BASE + 0x10u))
 #define UART_STATE_TX_FULL 0x1u
 #define UART_STATE_RX_FULL 0x2u
+#define UART_CTRL_TX_EN 0x1u
+#define UART_CTRL_RX_EN 0x2u
+#define UART_CTRL_RX_INTEN 0x8u
+#define UART_INT_RX 0x2u
+
+/* CMSDK APB TIMER0 (25 MHz, the SysTick's clock): counts VALUE down and raises its interrupt going 1 -> 0 */
+#define TIMER0_BASE 0x40000000u
+#define TIMER0_CTRL (*(volatile uint32_t *)(TIMER0_BASE + 0x00u))
+#define TIMER0_RELOAD (*(volatile uint32_t *)(TIMER0_BASE + 0x08u)) /* writing it also loads VALUE */
+#define TIMER0_INTCLEAR (*(volatile uint32_t *)(TIMER0_BASE + 0x0Cu))
+#define TIMER_CTRL_EN 0x1u
+#define TIMER_CTRL_IRQEN 0x8u
+
+/* mps2-an385/an386 interrupt lines (QEMU hw/arm/mps2.c): UART0 RX = IRQ 0 (TX = 1), TIMER0 = IRQ 8 */
+#define IRQ_UART0_RX 0u
+#define IRQ_TIMER0 8u
+#define NVIC_ISER0 (*(volatile uint32_t *)0xE000E100u)
 
 /* SysTick, clocked by the 25 MHz core clock; under -icount shift=0 one tick = 40 guest instructions */
 #define SYST_CSR (*(volatile uint32_t *)0xE000E010u)
@@ -27,6 +53,18 @@ static volatile uint32_t systick_wraps;
 void SysTick_Handler(void)
 {
     systick_wraps++;
+}
+
+/* Both only wake the core from WFI and run with interrupts enabled again just after it (idle()): the main loop
+ * reads the byte itself. They clear their source, else the level-triggered line would re-enter at once. */
+void UART0RX_Handler(void)
+{
+    UART_INTSTATUS = UART_INT_RX;
+}
+
+void TIMER0_Handler(void)
+{
+    TIMER0_INTCLEAR = 1u;
 }
 
 /* The counter runs RELOAD, ..., 1, 0, RELOAD, ...; the interrupt fires as it reaches 0, so a period starts at
@@ -56,19 +94,60 @@ void unikd_port_write(const uint8_t *data, size_t len)
     }
 }
 
+/* Sleep until a byte is waiting, a SysTick wrap, or (wake_ticks > 0) wake_ticks ticks from now.
+ *
+ * The RX interrupt is enabled only here, so a byte that arrives during an inference neither interrupts it nor is
+ * lost: QEMU's UART holds one byte and takes the next from the socket only once DATA was read. It is enabled with
+ * interrupts masked (cpsid) before RX_FULL is checked: a byte that arrives after the check sets the UART's
+ * interrupt status and leaves its IRQ pending, and WFI returns at once on a pending interrupt even while masked.
+ * Without the mask the handler could run between the check and the WFI, and the core would sleep with a byte
+ * waiting. The handlers (UART RX, TIMER0, SysTick) run at cpsie, after the RX interrupt and TIMER0 are off again. */
+static void idle(uint32_t wake_ticks)
+{
+    if (wake_ticks) {
+        TIMER0_CTRL = 0;
+        TIMER0_RELOAD = wake_ticks;
+        TIMER0_INTCLEAR = 1u;
+        TIMER0_CTRL = TIMER_CTRL_EN | TIMER_CTRL_IRQEN;
+    }
+    __asm__ volatile("cpsid i" ::: "memory");
+    UART_CTRL = UART_CTRL_TX_EN | UART_CTRL_RX_EN | UART_CTRL_RX_INTEN;
+    if (!(UART_STATE & UART_STATE_RX_FULL))
+        __asm__ volatile("dsb\n\twfi" ::: "memory");
+    UART_CTRL = UART_CTRL_TX_EN | UART_CTRL_RX_EN;
+    TIMER0_CTRL = 0;
+    __asm__ volatile("cpsie i" ::: "memory");
+}
+
 int main(void)
 {
+    uint32_t last_byte = 0;
+    int gap_pending = 0; /* a byte arrived less than UNIKD_RX_GAP_TICKS ago: the core may yet drop a partial frame */
+
     UART_BAUDDIV = 16;
-    UART_CTRL = 0x3u; /* TX and RX enabled, no interrupts */
+    UART_CTRL = UART_CTRL_TX_EN | UART_CTRL_RX_EN; /* RX interrupt: only while asleep (idle) */
     SYST_RVR = SYST_MAX;
     SYST_CVR = 0;
     SYST_CSR = 0x7u; /* enable, interrupt on wrap, core clock */
+    NVIC_ISER0 = (1u << IRQ_UART0_RX) | (1u << IRQ_TIMER0);
 
     unikd_app_init();
     for (;;) {
-        if (UART_STATE & UART_STATE_RX_FULL)
-            unikd_rx_byte((uint8_t)UART_DATA, unikd_port_timer());
-        else
-            unikd_rx_poll(unikd_port_timer()); /* the core drops a partial frame after UNIKD_RX_GAP_MS */
+        int byte_waiting = (UART_STATE & UART_STATE_RX_FULL) != 0;
+        uint32_t now = unikd_port_timer();
+        /* The silence up to now first, also when a byte is waiting: on a loaded host the emulator may run the core
+         * only once the next byte is there, after the gap but before TIMER0's wake-up, and that byte must not
+         * complete the partial frame the gap gave up. */
+        unikd_rx_poll(now); /* the core drops a partial frame once more than UNIKD_RX_GAP_TICKS have passed */
+        if (gap_pending && now - last_byte > UNIKD_RX_GAP_TICKS)
+            gap_pending = 0; /* the poll above has seen the whole gap */
+        if (byte_waiting) {
+            unikd_rx_byte((uint8_t)UART_DATA, now);
+            last_byte = now;
+            gap_pending = 1;
+            continue;
+        }
+        /* wake at the first tick the core counts as past the gap (now - last_byte > UNIKD_RX_GAP_TICKS) */
+        idle(gap_pending ? UNIKD_RX_GAP_TICKS + 1u - (now - last_byte) : 0u);
     }
 }

@@ -7,6 +7,8 @@ extern int main(void);
 void Reset_Handler(void);
 void Default_Handler(void);
 void SysTick_Handler(void);
+void UART0RX_Handler(void);
+void TIMER0_Handler(void);
 
 #define CPACR (*(volatile uint32_t *)0xE000ED88u)
 
@@ -48,5 +50,7 @@ __attribute__((section(".vectors"), used)) static const vector vectors[16 + 32] 
     0,
     Default_Handler, /* PendSV */
     SysTick_Handler,
-    /* external interrupts: none enabled */
+    /* external interrupts (mps2-an386 numbering, QEMU hw/arm/mps2.c); board.c enables only these two */
+    [16 + 0] = UART0RX_Handler,
+    [16 + 8] = TIMER0_Handler,
 };
