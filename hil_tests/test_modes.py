@@ -69,3 +69,54 @@ def test_calibrated_stream_equals_the_host_recomputation_window_by_window(board,
     assert client.log.stream_repairs == 0
     # calibration changed the input: the build's constants quantise these windows differently
     assert not np.array_equal(host_windows(stream, m, "fixed"), q)
+
+
+def _sim_imu_image(deployed, tmp_path):
+    """The deployed qemu-m4 firmware built again with its SIMULATED IMU (firmware/boards/qemu-m4/sim_imu.c)."""
+    import shutil
+
+    import pytest
+
+    from unikd_mcu.hil.images import build_firmware
+
+    if deployed.elf is None:
+        pytest.skip("a real board: its own IMU plays this part (run the session with the sensor connected)")
+    project = tmp_path / "sim-imu"
+    shutil.copytree(deployed.build_dir / "make", project, ignore=shutil.ignore_patterns("build"))
+    return build_firmware(project, make_vars={"CPPFLAGS": "-DUNIKD_QEMU_SIM_IMU=1"})
+
+
+def test_sensor_readings_during_a_host_session_leave_the_host_windows_untouched(deployed, hil_options, tmp_path):
+    """The board's (simulated) IMU keeps delivering readings at 50 Hz while the host streams the target's recording:
+    every host window is still bit-exact with the golden interpreter and attributed to the host's sample indices,
+    the readings that arrived meanwhile are counted as ignored, and MODE(0) gives the window back to the sensor."""
+    import time
+
+    from unikd_mcu.hil.report import pick_segments, subject_segments
+    from unikd_mcu.hil.session import open_board
+
+    m = deployed.metadata
+    elf = _sim_imu_image(deployed, tmp_path)
+    (seg,) = pick_segments(subject_segments(deployed.data, m.stride), 12, m.window, m.stride)[:1]
+    ends = list(range(m.window, len(seg.samples) + 1, m.stride))
+    host = GoldenModel(deployed.model).run(deployed.quantise(np.stack([seg.samples[e - m.window:e].T for e in ends])))
+    with open_board(elf=elf, timeout=hil_options["timeout"]) as b:
+        client = connect(b, m, timeout=hil_options["timeout"])
+        assert (client.hello.sensor_state, client.hello.mode) == (P.SensorState.OK, P.Mode.SENSOR)
+        time.sleep(1.0)
+        before = client.status()
+        assert before.sensor_samples > 0 and before.mode == P.Mode.SENSOR  # the sensor is live
+        got = client.stream_samples(seg.samples)  # enters host mode
+        st = client.status()
+        assert st.mode == P.Mode.HOST and st.ignored > 0 and st.sensor_samples > before.sensor_samples
+        assert sorted(got) == ends
+        assert all(np.array_equal(np.frombuffer(got[e].outputs, np.int8), host[i]) for i, e in enumerate(ends))
+        end, dump = client.dump_window()
+        assert end == len(seg.samples) and np.array_equal(dump, deployed.quantise(seg.samples[-m.window:].T[None])[0])
+        assert st.sensor_windows == before.sensor_windows  # no sensor window was classified in host mode
+        st = client.set_mode(P.Mode.SENSOR)
+        assert st.mode == P.Mode.SENSOR
+        deadline = time.monotonic() + 15
+        while client.status().sensor_windows == st.sensor_windows and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert client.status().sensor_windows > st.sensor_windows  # the sensor has its window back

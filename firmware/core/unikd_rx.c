@@ -7,6 +7,8 @@ static int pending; /* bytes arrived since the last gap: there may be a partial 
 
 void unikd_rx_byte(uint8_t b, uint32_t now)
 {
+    /* a byte that arrives after the gap (a board that woke late) must not complete the frame the gap gave up */
+    unikd_rx_poll(now);
     unikd_app_feed_byte(b);
     last_byte = now;
     pending = 1;

@@ -22,7 +22,8 @@
 extern "C" {
 #endif
 
-/* One received byte and the unikd_port_timer() value when it arrived: passed to unikd_app_feed_byte. */
+/* One received byte and the unikd_port_timer() value when it arrived: passed to unikd_app_feed_byte, after a
+ * partial frame older than the gap was dropped (so a board that only looks at the link late still keeps the rule). */
 void unikd_rx_byte(uint8_t b, uint32_t now);
 
 /* No byte waiting at time `now`: once more than UNIKD_RX_GAP_TICKS have passed since the last byte, the app drops

@@ -62,6 +62,7 @@ class Accounting:
     unanswered: list[dict] = field(default_factory=list)  # {"type", "seq", "what"}
     stream_repairs: int = 0  # stream windows recovered by re-sending their samples
     device_log: list[str] = field(default_factory=list)  # LOG lines the device sent by itself (last 100)
+    sensor_results: int = 0  # STREAM_RESULTs of the board's own sensor (sequence BOOT_SEQ), not the host's
 
     def to_dict(self) -> dict:
         return {"requests": self.requests, "transmissions": self.transmissions, "retries": self.retries,
@@ -70,7 +71,7 @@ class Accounting:
                 "host_bad_frames": self.host_bad_frames, "resets": list(self.resets),
                 "resent_after_reset": self.resent_after_reset,
                 "unanswered": list(self.unanswered), "stream_repairs": self.stream_repairs,
-                "device_log": list(self.device_log)}
+                "device_log": list(self.device_log), "sensor_results": self.sensor_results}
 
 
 # What must agree between the device's hello and the deployed model's metadata: (Hello field, ModelMetadata field).
@@ -149,7 +150,9 @@ class HilClient:
             except P.PayloadError:
                 self.log.device_log.append(f"(garbled LOG frame of {len(frame.payload)} bytes)")
             del self.log.device_log[:-100]
-        if frame.type == P.Msg.STREAM_RESULT and self._stream_sink is not None:
+        if frame.type == P.Msg.STREAM_RESULT and frame.seq == P.BOOT_SEQ:
+            self.log.sensor_results += 1  # a window of the board's own sensor (sensor mode), never the host's
+        elif frame.type == P.Msg.STREAM_RESULT and self._stream_sink is not None:
             r = P.Result.unpack(frame, self.hello)
             self._stream_sink.setdefault(r.end, r)  # attributed by its sample index, whatever request it answers
         if frame.type == P.Msg.HELLO and frame.seq == P.BOOT_SEQ:

@@ -10,8 +10,11 @@
 #include <stdint.h>
 
 #include "unikd_app.h"
+#include "unikd_model_meta.h"
+#include "unikd_protocol.h"
 #include "unikd_port.h"
 #include "unikd_rx.h"
+#include "sim_imu.h"
 
 /* CMSDK APB UART0 */
 #define UART0_BASE 0x40004000u
@@ -131,8 +134,16 @@ int main(void)
     SYST_CSR = 0x7u; /* enable, interrupt on wrap, core clock */
     NVIC_ISER0 = (1u << IRQ_UART0_RX) | (1u << IRQ_TIMER0);
 
+    if (qemu_sim_imu_start()) { /* a test image with the simulated IMU: model channel c takes quantity c % 9 */
+        uint8_t source[UNIKD_CHANNELS];
+        int c;
+        for (c = 0; c < UNIKD_CHANNELS; c++)
+            source[c] = (uint8_t)(c % 9);
+        unikd_app_sensor_begin(UNIKD_SENSOR_OK, source, 0.3f);
+    }
     unikd_app_init();
     for (;;) {
+        unikd_app_poll(); /* readings in the sample ring (none without a sensor): windows, health, idle host */
         int byte_waiting = (UART_STATE & UART_STATE_RX_FULL) != 0;
         uint32_t now = unikd_port_timer();
         /* The silence up to now first, also when a byte is waiting: on a loaded host the emulator may run the core

@@ -9,6 +9,7 @@ void Default_Handler(void);
 void SysTick_Handler(void);
 void UART0RX_Handler(void);
 void TIMER0_Handler(void);
+void TIMER1_Handler(void);
 
 #define CPACR (*(volatile uint32_t *)0xE000ED88u)
 
@@ -53,4 +54,5 @@ __attribute__((section(".vectors"), used)) static const vector vectors[16 + 32] 
     /* external interrupts (mps2-an386 numbering, QEMU hw/arm/mps2.c); board.c enables only these two */
     [16 + 0] = UART0RX_Handler,
     [16 + 8] = TIMER0_Handler,
+    [16 + 9] = TIMER1_Handler, /* the simulated IMU of test images (sim_imu.c) */
 };

@@ -1,0 +1,13 @@
+/* The emulated board's SIMULATED IMU (sim_imu.c), for tests only. */
+#ifndef QEMU_SIM_IMU_H
+#define QEMU_SIM_IMU_H
+
+#ifndef UNIKD_QEMU_SIM_IMU
+#define UNIKD_QEMU_SIM_IMU 0
+#endif
+
+/* Start it; 1 when this image has it (its readings then arrive in the sample ring at the model's rate). */
+int qemu_sim_imu_start(void);
+void TIMER1_Handler(void);
+
+#endif
