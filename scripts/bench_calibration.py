@@ -30,13 +30,15 @@ def _score(y, p, k):
     return 100.0 * macro_f1(y, p, k)
 
 
-def host_subject(build: Path, subject: int) -> dict:
+def host_subject(build: Path, subject: int, warmup: int | None = None) -> dict:
+    from dataclasses import replace
+
     from codegen.golden import GoldenModel
     from unikd_mcu.hil.report import load_deployed
     from unikd_mcu.hil.wearers import host_windows, own_normaliser, subject_stream
 
     dep = load_deployed(build)
-    m = dep.metadata
+    m = dep.metadata if warmup is None else replace(dep.metadata, calib_warmup=warmup)
     ws = dep.data.windows
     stream = subject_stream(ws, subject, m.window, m.stride)
     golden = GoldenModel(dep.model)
@@ -95,18 +97,32 @@ def main(argv=None) -> int:
     ap.add_argument("--subjects", default="all", help="comma-separated subject ids, or all")
     ap.add_argument("--device", action="store_true", help="stream every subject to the emulated board too")
     ap.add_argument("--jobs", type=int, default=2, help="processes (QEMU sessions with --device)")
+    ap.add_argument("--warmup-seconds", type=float,
+                    help="host re-computation with another warm-up than the build's (not with --device): to compare "
+                         "warm-ups on development models")
     ap.add_argument("--json", type=Path, help="also write the per-subject figures here")
     args = ap.parse_args(argv)
 
     from unikd_mcu.hil.report import load_deployed
 
+    from dataclasses import replace
+
+    from codegen.calibration import warmup_samples
+
     dep = load_deployed(args.build)
     m = dep.metadata
+    warmup = None
+    if args.warmup_seconds is not None:
+        if args.device:
+            ap.error("--warmup-seconds re-computes on the host only; the device runs its build's warm-up")
+        warmup = warmup_samples(args.warmup_seconds, m.sample_rate_hz, m.calib_refresh)
+        m = replace(m, calib_warmup=warmup)
     subjects = sorted(set(dep.data.windows.domain.tolist())) if args.subjects == "all" else \
         [int(s) for s in args.subjects.split(",")]
     t0 = time.perf_counter()
     with ProcessPoolExecutor(args.jobs) as pool:
-        host = {r["subject"]: r for r in pool.map(host_subject, [args.build] * len(subjects), subjects)}
+        host = {r["subject"]: r for r in pool.map(host_subject, [args.build] * len(subjects), subjects,
+                                                  [warmup] * len(subjects))}
         device = {}
         if args.device:
             shares = [subjects[i::args.jobs] for i in range(args.jobs)]

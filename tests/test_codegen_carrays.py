@@ -140,7 +140,7 @@ def test_cross_compiles_for_cortex_m4_with_16_byte_alignment(emitted):
 
 
 def test_meta_header_has_exactly_the_contract_macros(emitted):
-    _, _, d = emitted
+    _, meta, d = emitted
     text = (d / "unikd_model_meta.h").read_text()
     macros = sorted(line.split()[1] for line in text.splitlines() if line.startswith("#define "))
     assert macros == sorted([

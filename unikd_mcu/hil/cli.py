@@ -28,9 +28,12 @@ def _echo(*parts) -> None:
 @click.option("--stream-windows", type=click.IntRange(min=1), default=None,
               help="Stream at most this many windows of the target subject's recording (default: all).")
 @click.option("--no-stream", is_flag=True, help="Window mode only.")
+@click.option("--calibrate", is_flag=True,
+              help="Stream with the device's on-device calibration on (the host session's, reset at the start; "
+                   "docs/protocol.md) and compare with the host's exact re-computation of its running statistics.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True, max=3600), default=3.0, show_default=True,
               help="Seconds to wait for each reply; a request is given up after this x 4 attempts.")
-def hil(run_dir, build_dir, port, board, baud, data_dir, out, stream_windows, no_stream, timeout):
+def hil(run_dir, build_dir, port, board, baud, data_dir, out, stream_windows, no_stream, calibrate, timeout):
     """Send the target test split to the device as int8 windows and the target subject's recording as a raw
     sample stream; compare every output with the golden TFLM interpreter; write hil_report.json/.md and
     hil_confusion.png. Exit code 1 when any window differs or goes unanswered."""
@@ -66,7 +69,7 @@ def hil(run_dir, build_dir, port, board, baud, data_dir, out, stream_windows, no
         _echo(f"booting {elf} in QEMU mps2-an386 ({qemu_version()})")
     with hil_session(dep.metadata, elf=elf, port=port, board=board, baud=baud, timeout=timeout) as s:
         report = run_hil(s.client, dep, board=board, link_name=s.board.link_name, stream_windows=stream_windows,
-                         do_stream=not no_stream, progress=progress)
+                         do_stream=not no_stream, progress=progress, calibrate=calibrate)
     paths = write_report(report, out)
     click.echo(paths["markdown"].read_text())
     click.echo("written: " + ", ".join(str(p) for p in paths.values()))

@@ -173,11 +173,22 @@ def window_mode(client: HilClient, dep: Deployed, progress=None, max_windows: in
     }
 
 
-def stream_mode(client: HilClient, dep: Deployed, max_windows: int | None = None, progress=None) -> dict:
+def stream_mode(client: HilClient, dep: Deployed, max_windows: int | None = None, progress=None,
+                calibrate: bool = False) -> dict:
+    """Stream the target subject's recording. With `calibrate`, the host session's on-device calibration is on
+    (reset at the start, carried across the segments) and the host's expectation is its exact re-computation
+    (codegen.calibration); otherwise the build's constants, bit-exact with the golden interpreter."""
     m = dep.metadata
     window, stride = m.window, m.stride
     segments = pick_segments(subject_segments(dep.data, stride), max_windows, window, stride)
     rate = m.sample_rate_hz
+    cal = None
+    if calibrate:
+        from codegen.calibration import CalibSettings, RunningCalibration
+
+        cal = RunningCalibration(m.norm_mean, m.norm_inv_std, CalibSettings(m.calib_warmup, m.calib_refresh))
+        client.set_mode(P.Mode.HOST)
+        client.calibrate(P.CalibAction.RESET, P.CalibContext.HOST)
     total = {"segments": len(segments), "windows": 0, "identical": 0, "missing": 0, "extra": 0, "samples": 0,
              "quantised_windows_identical": 0}
     per_segment, ticks, mismatches = [], [], []
@@ -185,14 +196,21 @@ def stream_mode(client: HilClient, dep: Deployed, max_windows: int | None = None
     t0 = time.perf_counter()
     for si, seg in enumerate(segments):
         ends = list(range(window, len(seg.samples) + 1, stride))
-        stream_windows = np.stack([seg.samples[e - window:e].T for e in ends])  # (n, C, L)
-        host = dep.golden(dep.quantise(stream_windows))
+        if cal is None:
+            host_q = dep.quantise(np.stack([seg.samples[e - window:e].T for e in ends]))  # (n, L, C) int8
+        else:
+            from codegen.quantise import quantise_normalised
+
+            normalised, _ = cal.run(seg.samples)
+            host_q = quantise_normalised(np.stack([normalised[e - window:e] for e in ends]), m.input_scale,
+                                         m.input_zero_point)
+        host = dep.golden(host_q)
         t_seg = time.perf_counter()
         got = client.stream_samples(seg.samples)
         seg_seconds = time.perf_counter() - t_seg
         # the device's last window, as it quantised the raw samples, against the host's quantisation
         dump_end, dump = client.dump_window()
-        quant_same = dump_end == len(seg.samples) and np.array_equal(dump, dep.quantise(stream_windows[-1:])[0])
+        quant_same = dump_end == len(seg.samples) and np.array_equal(dump, host_q[-1])
         total["quantised_windows_identical"] += int(quant_same)
         identical = 0
         for i, e in enumerate(ends):
@@ -223,6 +241,7 @@ def stream_mode(client: HilClient, dep: Deployed, max_windows: int | None = None
     y_dev = scored(y_true, y_dev, k)
     return {
         **total,
+        "calibrated": calibrate,
         "identical_fraction": total["identical"] / total["windows"] if total["windows"] else None,
         "mismatches": mismatches[:20],
         "device": {"accuracy": float((y_true == y_dev).mean()) if len(y_true) else None,
@@ -344,6 +363,9 @@ def markdown(r: dict) -> str:
             f"## Stream mode: target subject's recording ({s['segments']} continuous segments, {s['samples']:,} "
             f"samples, {s['windows']} windows)",
             "",
+            *(["- on-device calibration on (the host session's: reset at the start, carried across the segments); "
+                "the host's expectation is its exact re-computation (codegen.calibration)"]
+              if s.get("calibrated") else []),
             f"- device predictions identical to the host's for the same window of the stream: {s['identical']} / "
             f"{s['windows']}; missing {s['missing']}, unexpected {s['extra']}",
             f"- the device's own quantisation of the raw samples (its last window, read back) identical to the "
@@ -371,7 +393,7 @@ def markdown(r: dict) -> str:
 
 
 def run_hil(client: HilClient, dep: Deployed, *, board: str, link_name: str, stream_windows: int | None = None,
-            do_window: bool = True, do_stream: bool = True, progress=None) -> dict:
+            do_window: bool = True, do_stream: bool = True, progress=None, calibrate: bool = False) -> dict:
     """Handshake, window mode, stream mode; returns the report dict (see write_report)."""
     hello = client.hello or client.handshake()  # hil_session has usually handshaken already
     report = {
@@ -383,7 +405,7 @@ def run_hil(client: HilClient, dep: Deployed, *, board: str, link_name: str, str
         report["window_mode"] = window_mode(client, dep, progress and (lambda i: progress("window", i)))
     if do_stream:
         report["stream_mode"] = stream_mode(client, dep, stream_windows,
-                                            progress and (lambda i, n: progress("segment", i, n)))
+                                            progress and (lambda i, n: progress("segment", i, n)), calibrate)
     report["device_status"] = status_dict(client.status())
     report["link"] = client.log.to_dict()
     report["pass"] = verdict(report)
