@@ -229,3 +229,26 @@ def test_mode_and_calib_requests_with_bad_values_or_lengths_are_refused(device):
     assert [(seq, e.code, e.detail) for seq, e in errors] == [
         (1, P.Err.BAD_VALUE, 2), (2, P.Err.BAD_VALUE, 3), (3, P.Err.BAD_VALUE, 2),
         (4, P.Err.BAD_LENGTH, 1), (5, P.Err.BAD_LENGTH, 1), (6, P.Err.BAD_LENGTH, 0)]
+
+
+def test_sequence_numbers_0_and_0xffff_are_answered_and_echoed(device):
+    """docs/protocol.md: the device keeps no state per sequence number, so 0 and 0xFFFF (BOOT_SEQ, which the host
+    never uses because the device's own frames carry it) are answered like any other."""
+    frames = run(device, frame(P.Msg.PING, 0, b"a") + frame(P.Msg.PING, 0xFFFF, b"b") + frame(P.Msg.STATUS_REQ, 0),
+                 state=P.SensorState.NONE)
+    assert [(f.type, f.seq, f.payload[:1]) for f in frames[1:]] == [
+        (P.Msg.PONG, 0, b"a"), (P.Msg.PONG, 0xFFFF, b"b"), (P.Msg.STATUS, 0, frames[3].payload[:1])]
+
+
+def test_a_silent_host_session_gives_the_window_back_to_the_sensor(device):
+    """A host that streams and goes away: after UNIKD_HOST_IDLE_MS (60 s) without a frame the board with a live
+    sensor is in sensor mode again and says so in a LOG line. (The host board's clock advances 1 ms per read; each
+    poll reads it once.)"""
+    records = frame(P.Msg.STREAM_RESET, 1, P.StreamReset(0).pack()) + frame(P.Msg.STATUS_REQ, 2)
+    records += b"p" * 59_000 + frame(P.Msg.STATUS_REQ, 3)  # 59 s: still the host's (a frame restarts the count)
+    records += b"p" * 61_000 + frame(P.Msg.STATUS_REQ, 4)
+    frames = run(device, records)
+    modes = [P.Status.unpack(f.payload).mode for f in frames if f.type == P.Msg.STATUS]
+    assert modes == [P.Mode.HOST, P.Mode.HOST, P.Mode.SENSOR]
+    logs = [P.Log.unpack(f.payload).text for f in frames if f.type == P.Msg.LOG]
+    assert any(t.startswith("host silent: the window is the sensor's again") for t in logs), logs
