@@ -26,8 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-#: Default warm-up: the first two minutes of wear (chosen on development students, docs/calibration.md).
-WARMUP_SECONDS = 120.0
+#: Default warm-up: the first three minutes of wear (chosen on development students, docs/calibration.md).
+WARMUP_SECONDS = 180.0
 #: Statistics stop changing after this many samples (2**18: about 87 minutes at 50 Hz).
 MAX_SAMPLES = 1 << 18
 #: std below this is treated as a constant channel (inverse std 1), as unikd.data.normalise does.

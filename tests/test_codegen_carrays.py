@@ -149,9 +149,9 @@ def test_meta_header_has_exactly_the_contract_macros(emitted):
         "UNIKD_INPUT_ZERO_POINT", "UNIKD_OUTPUT_ZERO_POINT", "UNIKD_SAMPLE_RATE_HZ", "UNIKD_NORM_MEAN_INIT",
         "UNIKD_NORM_INV_STD_INIT", "UNIKD_CLASS_NAMES_INIT", "UNIKD_RUNTIME_NAME", "UNIKD_CALIB_WARMUP",
         "UNIKD_CALIB_REFRESH", "UNIKD_CALIB_MAX_SAMPLES"])
-    # the calibration defaults: two minutes at the model's rate, whole strides; refreshed every stride
+    # the calibration defaults: three minutes at the model's rate, whole strides; refreshed every stride
     assert f"#define UNIKD_CALIB_WARMUP {meta.calib_warmup}u" in text and meta.calib_warmup % meta.stride == 0
-    assert meta.calib_warmup >= 120 * meta.sample_rate_hz > meta.calib_warmup - meta.stride
+    assert meta.calib_warmup >= 180 * meta.sample_rate_hz > meta.calib_warmup - meta.stride
     assert f"#define UNIKD_CALIB_REFRESH {meta.stride}u" in text
     data_h = (d / "unikd_model_data.h").read_text()
     assert "#ifndef UNIKD_MODEL_DATA_H" in data_h and "extern const uint8_t unikd_model_tflite[];" in data_h
