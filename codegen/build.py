@@ -182,7 +182,7 @@ def build(req: BuildRequest, progress: Progress | None = None) -> Path:
         arena = measure_arena(model)
         if runtime_entry.progress_note:
             progress(runtime_entry.progress_note)
-        runtime = runtime_entry.sources(model, info, arena)
+        runtime = runtime_entry.sources(model, info, arena, board)
         need = runtime_entry.memory_need(model, runtime, arena)
         progress.lap("arena_and_runtime")
         budget = check_budget(board, need.flash_bytes, need.ram_bytes, need.flash_what, need.ram_what)
