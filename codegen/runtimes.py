@@ -4,7 +4,10 @@ An entry knows everything the deploy path needs to ask about its runtime, so add
 of one) is one new class here plus its sources:
 
 - `sources(model, info, arena, board)`: the runtime's C/C++ files for this model on this board, as RuntimeFiles;
-- `memory_need(model, files, arena)`: the flash and RAM it needs, checked against the board's budget;
+- `memory_need(model, files, arena)`: the flash and RAM it needs, checked against the board's budget when the
+  firmware cannot be measured (codegen.footprint);
+- `unmeasured(files, arena)`: what its sources that the firmware measurement cannot compile add (C++ against a
+  board library: the symbols they use, their buffers of known size, what stays uncounted);
 - `report(files)` / `report_markdown(section)`: what it adds to report.json / report.md (under `report_key`);
 - `profile_problem(profile)`: why a board profile that lists it cannot build it (a missing library section).
 
@@ -19,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from codegen.errors import DeployError
+from codegen.footprint import Part, Unmeasured
 from unikd.registry import Registry
 
 
@@ -80,6 +84,10 @@ class Runtime:
 
     def memory_need(self, model: bytes, files: RuntimeFiles, arena) -> MemoryNeed:
         raise NotImplementedError
+
+    def unmeasured(self, files: RuntimeFiles, arena) -> Unmeasured:
+        """What the runtime adds beyond its C files, which the firmware measurement compiles (nothing: all C)."""
+        return Unmeasured()
 
     def report(self, files: RuntimeFiles) -> dict | None:
         return None
@@ -197,6 +205,16 @@ class TflmRuntime(Runtime):
 
     def memory_need(self, model, files, arena):
         return MemoryNeed(len(model), "the .tflite model", arena.recommended_bytes, "the TFLM tensor arena")
+
+    def unmeasured(self, files, arena):
+        # unikd_runtime_tflm.cc is C++ against the board's TFLM library, which is not here: its arena has a known
+        # size, and it reads the model array (which the linker would otherwise drop as unreferenced)
+        return Unmeasured(
+            keep=("unikd_model_tflite", "unikd_model_tflite_len"),
+            ram=(Part("g_arena (TFLM tensor arena)", files.report["arena_bytes"], "unikd_runtime_tflm.cc"),),
+            not_counted=(f"the TFLM interpreter and op resolver objects (g_interpreter_storage, g_resolver_storage in "
+                         f"unikd_runtime_tflm.cc), and the code and static data of {files.report['library']}: the "
+                         f"library is not available here",))
 
     def libraries(self, board):
         # pinned to the version whose headers the generated runtime was written for (codegen.tflm.TFLM_APIS)
