@@ -15,10 +15,12 @@ do not compile for it, `measure` says why and the build falls back to the runtim
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -84,13 +86,14 @@ def _run(cmd: list[str], cwd: Path) -> str:
     return p.stdout
 
 
-def _symbols(nm: str, path: Path, cwd: Path) -> list[tuple[int, str, str]]:
-    """(size, type letter, name) of the sized symbols in an object or ELF file."""
-    out = []
-    for line in _run([nm, "-S", str(path)], cwd).splitlines():
-        parts = line.split()
+def _symbols(nm: str, paths: list[Path], cwd: Path) -> dict[str, list[tuple[int, str, str]]]:
+    """{file name: [(size, type letter, name)]} of the sized symbols in object or ELF files (one nm for all)."""
+    out: dict[str, list[tuple[int, str, str]]] = {p.name: [] for p in paths}
+    for line in _run([nm, "-S", "--print-file-name", *(p.name for p in paths)], cwd).splitlines():
+        where, _, rest = line.partition(":")  # "<file>:<value> <size> <type> <name>"
+        parts = rest.split()
         if len(parts) == 4:
-            out.append((int(parts[1], 16), parts[2], parts[3]))
+            out[where].append((int(parts[1], 16), parts[2], parts[3]))
     return out
 
 
@@ -122,12 +125,15 @@ def measure(sources: dict[str, bytes], keep: tuple[str, ...] = ()) -> Measuremen
         work = Path(tmp)
         for name, data in sources.items():
             (work / name).write_bytes(data)
-        _run([gcc, *CFLAGS, "-I", ".", "-c", *c_files], work)
+        # one compiler per file, as many at once as there are CPUs: the build is timed
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+            list(pool.map(lambda c: _run([gcc, *CFLAGS, "-I", ".", "-c", c], work), c_files))
         objects = [work / (Path(c).stem + ".o") for c in c_files]
         defined_in: dict[tuple[str, str], str] = {}
         roots = []
+        object_symbols = _symbols(nm, objects, work)
         for c, obj in zip(c_files, objects):
-            for _, kind, name in _symbols(nm, obj, work):
+            for _, kind, name in object_symbols[obj.name]:
                 defined_in.setdefault((name, kind.lower()), c)
                 if kind == "T":
                     roots.append(name)
@@ -140,7 +146,7 @@ def measure(sources: dict[str, bytes], keep: tuple[str, ...] = ()) -> Measuremen
               f"-Wl,--entry={roots[0]}", *(f"-Wl,--undefined={r}" for r in roots), *map(str, objects),
               "-o", str(elf)], work)
         ram, flash = _sections(readelf, elf, work)
-        symbols = _symbols(nm, elf, work)
+        symbols = _symbols(nm, [elf], work)[elf.name]
         external = sorted({line.split()[-1] for line in _run([nm, "-u", str(elf)], work).splitlines() if line})
         version = _run([gcc, "-dumpversion"], work).strip()
 
