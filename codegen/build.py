@@ -128,7 +128,7 @@ def firmware_memory(runtime_entry, model: bytes, files, arena, sources: dict[str
         progress(f"firmware memory not measured ({e}): counting only {need.ram_what} and {need.flash_what}")
         lost = ("the firmware's own buffers (frame parser, reply buffer, window ring, input and output) and code "
                 "are not counted")
-        return {"measured": False, "not_measured": f"{e}; {lost}", "tool": None, "compiled": [],
+        return {"measured": False, "not_measured": str(e), "tool": None, "compiled": [],
                 "ram": {"bytes": need.ram_bytes, "what": need.ram_what, "largest": []},
                 "flash": {"bytes": need.flash_bytes, "what": need.flash_what, "largest": []},
                 "by_file": {}, "added": [], "provided_elsewhere": [],
