@@ -24,8 +24,9 @@ from typing import Callable
 from codegen.boards import Board, get_board
 from codegen.carrays import model_c_files, write_files
 from codegen.errors import BudgetError, DeployError
+from codegen.footprint import NotMeasured, measure
 from codegen.metadata import metadata_for
-from codegen.render import render_project
+from codegen.render import core_files, render_project
 from codegen.runtimes import RUNTIMES, board_runtime, get_runtime
 from codegen.toolchains import compile_projects
 from unikd.data.scenario import DEFAULT_SCENARIO
@@ -105,15 +106,69 @@ def data_facts(run, windows) -> DataFacts:
     return facts
 
 
-def check_budget(board: Board, flash_bytes: int, ram_bytes: int, what_flash: str, what_ram: str) -> dict:
-    rows = {"flash": (flash_bytes, board.flash_budget_bytes, what_flash), "ram": (ram_bytes, board.ram_budget_bytes,
-                                                                                 what_ram)}
-    over = [f"{what} needs {need:,} bytes of {kind} but board {board.name}'s budget is {budget:,} bytes "
-            f"(over by {need - budget:,} bytes)" for kind, (need, budget, what) in rows.items() if need > budget]
+LARGEST = 8  # parts named per kind (RAM, flash) in the report and in an over-budget message
+
+
+def _parts(parts) -> list[dict]:
+    return [p.to_dict() for p in sorted(parts, key=lambda p: (-p.bytes, p.name))]
+
+
+def firmware_memory(runtime_entry, model: bytes, files, arena, sources: dict[str, bytes],
+                    progress: Callable[[str], None]) -> dict:
+    """The firmware's flash and RAM as report.json's `footprint` section: measured by compiling `sources` (the
+    portable core, the model files and the runtime's sources; codegen.footprint) plus what the runtime says the
+    measurement cannot see; where it cannot be measured, the runtime's own need, saying why."""
+    extra = runtime_entry.unmeasured(files, arena)
+    outside = [("the board glue (the sketch and the IMU driver, C++ on the board's core) and the board's core: the "
+                "board's budgets are what its core leaves"), "the stack: the board's core gives the loop its stack"]
+    try:
+        m = measure(sources, extra.keep)
+    except NotMeasured as e:
+        need = runtime_entry.memory_need(model, files, arena)
+        progress(f"firmware memory not measured ({e}): counting only {need.ram_what} and {need.flash_what}")
+        lost = ("the firmware's own buffers (frame parser, reply buffer, window ring, input and output) and code "
+                "are not counted")
+        return {"measured": False, "not_measured": str(e), "tool": None, "compiled": [],
+                "ram": {"bytes": need.ram_bytes, "what": need.ram_what, "largest": []},
+                "flash": {"bytes": need.flash_bytes, "what": need.flash_what, "largest": []},
+                "by_file": {}, "added": [], "provided_elsewhere": [],
+                "not_counted": [lost, *outside, *extra.not_counted]}
+    runtime_c = [f for f in m.compiled if f in files.files]
+    base = "the firmware core + model" + (f" + {runtime_entry.name} runtime" if runtime_c else "")
+    added = "".join(f" + {p.name}" for p in extra.ram)
+    ram_parts = m.ram_parts + list(extra.ram)
+    return {
+        "measured": True, "not_measured": None, "tool": m.tool, "compiled": m.compiled,
+        "ram": {"bytes": m.ram_bytes + sum(p.bytes for p in extra.ram),
+                "what": f"{base}, static RAM measured{added}", "largest": _parts(ram_parts)[:LARGEST],
+                "unnamed_bytes": m.ram_bytes - sum(p.bytes for p in m.ram_parts)},
+        "flash": {"bytes": m.flash_bytes, "what": f"{base}, code and constants measured",
+                  "largest": _parts(m.flash_parts)[:LARGEST],
+                  "unnamed_bytes": m.flash_bytes - sum(p.bytes for p in m.flash_parts)},
+        "by_file": m.by_file,
+        "added": [p.to_dict() for p in extra.ram],
+        "provided_elsewhere": m.provided_elsewhere,
+        "not_counted": [*outside, *extra.not_counted, *m.notes],
+    }
+
+
+def check_budget(board: Board, memory: dict) -> dict:
+    """The firmware's RAM and flash (firmware_memory) against the board's budgets; over either is a BudgetError
+    that names the largest consumers."""
+    budgets = {"flash": board.flash_budget_bytes, "ram": board.ram_budget_bytes}
+    over = []
+    for kind, budget in budgets.items():
+        row = memory[kind]
+        if row["bytes"] > budget:
+            largest = ", ".join(f"{p['name']} {p['bytes']:,} B ({p['file']})" for p in row["largest"][:4])
+            over.append(f"{row['what']} needs {row['bytes']:,} bytes of {kind} but board {board.name}'s budget is "
+                        f"{budget:,} bytes (over by {row['bytes'] - budget:,} bytes)"
+                        + (f"; largest: {largest}" if largest else ""))
     if over:
         raise BudgetError("; ".join(over))
-    return {kind: {"bytes": need, "budget_bytes": budget, "percent_of_budget": round(100.0 * need / budget, 2),
-                   "what": what} for kind, (need, budget, what) in rows.items()}
+    return {kind: {"bytes": memory[kind]["bytes"], "budget_bytes": budget,
+                   "percent_of_budget": round(100.0 * memory[kind]["bytes"] / budget, 2),
+                   "what": memory[kind]["what"]} for kind, budget in budgets.items()}
 
 
 def versions() -> dict:
@@ -182,10 +237,15 @@ def build(req: BuildRequest, progress: Progress | None = None) -> Path:
         arena = measure_arena(model)
         if runtime_entry.progress_note:
             progress(runtime_entry.progress_note)
-        runtime = runtime_entry.sources(model, info, arena)
-        need = runtime_entry.memory_need(model, runtime, arena)
+        runtime = runtime_entry.sources(model, info, arena, board)
+        meta = metadata_for(model, info, run, facts, runtime_name)
         progress.lap("arena_and_runtime")
-        budget = check_budget(board, need.flash_bytes, need.ram_bytes, need.flash_what, need.ram_what)
+        progress("measuring the firmware's flash and RAM (core + model + runtime, arm-none-eabi-gcc)")
+        # the files every project carries (render_project refuses two parts that provide the same file)
+        sources = core_files() | {k: v.encode() for k, v in model_c_files(model, meta).items()} | runtime.files
+        memory = firmware_memory(runtime_entry, model, runtime, arena, sources, progress)
+        progress.lap("measure_memory")
+        budget = check_budget(board, memory)
 
         progress(f"evaluating float vs int8 on the target test split ({len(data.target_test)} windows)")
         quality = compare_float_int8(net, model, info, run.normaliser, data.target_test.X, data.target_test.y,
@@ -194,7 +254,6 @@ def build(req: BuildRequest, progress: Progress | None = None) -> Path:
         progress(f"top-1 agreement {100 * quality['top1_agreement']:.2f} %, macro-F1 float "
                  f"{100 * quality['float']['macro_f1']:.2f} / int8 {100 * quality['int8']['macro_f1']:.2f}")
 
-        meta = metadata_for(model, info, run, facts, runtime_name)
         (tmp / "model.tflite").write_bytes(model)
         meta.save(tmp / "metadata.json")
         write_files(model_c_files(model, meta), tmp / "model")
@@ -217,6 +276,7 @@ def build(req: BuildRequest, progress: Progress | None = None) -> Path:
                                         "zero_point": meta.output_zero_point},
                              "calibration_windows": int(rep.shape[0])},
             "budget": budget,
+            "footprint": memory,
             "tflm_arena": arena.to_dict(),
             **runtime_report_sections(runtime_entry, runtime),
             "float_vs_int8": quality,
@@ -246,6 +306,22 @@ def runtime_report_sections(active, files) -> dict:
     return sections
 
 
+def footprint_markdown(f: dict) -> list[str]:
+    """How the memory figures were found: the largest parts, what is provided elsewhere, what is not counted."""
+    if not f["measured"]:
+        lines = [f"Firmware memory not measured: {f['not_measured']}."]
+    else:
+        lines = [f"Measured by compiling {', '.join(f['compiled'])} with {f['tool']}."]
+        for kind, title in (("ram", "RAM"), ("flash", "flash")):
+            lines += ["", f"| largest in {title} | bytes | from |", "|---|---:|---|"]
+            lines += [f"| {p['name']} | {p['bytes']:,} | {p['file']} |" for p in f[kind]["largest"]]
+        elsewhere = ", ".join(f["provided_elsewhere"]) or "nothing"
+        lines += ["", (f"Unnamed (alignment, string literals): RAM {f['ram']['unnamed_bytes']:,} B, flash "
+                       f"{f['flash']['unnamed_bytes']:,} B. Defined outside the compiled sources (board glue, C "
+                       f"library, runtime sources not compiled here): {elsewhere}.")]
+    return [*lines, "", "Not counted:", *(f"- {n}" for n in f["not_counted"])]
+
+
 def report_markdown(r: dict) -> str:
     q, b, a = r["float_vs_int8"], r["budget"], r["tflm_arena"]
     lines = [
@@ -265,8 +341,8 @@ def report_markdown(r: dict) -> str:
         row = b[kind]
         lines.append(f"| {kind}: {row['what']} | {row['bytes']:,} B | {row['budget_bytes']:,} B | "
                      f"{row['percent_of_budget']:.2f} % |")
+    lines += ["", *footprint_markdown(r["footprint"]), ""]
     lines += [
-        "",
         f"TFLM tensor arena on the host (golden interpreter, 64-bit pointers, an upper bound for a 32-bit MCU): "
         f"recorded {a['recorded_bytes']:,} B (head {a['head_bytes']:,}, tail {a['tail_bytes']:,}), smallest working "
         f"arena by bisection {a['smallest_working_bytes']:,} B; the tflm firmware allocates "

@@ -3,8 +3,11 @@
 An entry knows everything the deploy path needs to ask about its runtime, so adding a runtime (or a kernel variant
 of one) is one new class here plus its sources:
 
-- `sources(model, info, arena)`: the runtime's C/C++ files for this model, as RuntimeFiles;
-- `memory_need(model, files, arena)`: the flash and RAM it needs, checked against the board's budget;
+- `sources(model, info, arena, board)`: the runtime's C/C++ files for this model on this board, as RuntimeFiles;
+- `memory_need(model, files, arena)`: the flash and RAM it needs, checked against the board's budget when the
+  firmware cannot be measured (codegen.footprint);
+- `unmeasured(files, arena)`: what its sources that the firmware measurement cannot compile add (C++ against a
+  board library: the symbols they use, their buffers of known size, what stays uncounted);
 - `report(files)` / `report_markdown(section)`: what it adds to report.json / report.md (under `report_key`);
 - `profile_problem(profile)`: why a board profile that lists it cannot build it (a missing library section).
 
@@ -19,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from codegen.errors import DeployError
+from codegen.footprint import Part, Unmeasured
 from unikd.registry import Registry
 
 
@@ -40,8 +44,10 @@ class Libraries:
     """Libraries a runtime (or a sensor) needs from the board's ecosystem."""
 
     header: str | None = None  # included by the sketch: the Arduino builder finds a library by the headers included
-    arduino: tuple[str, ...] = ()  # Arduino library names (the project README's install line)
-    platformio: tuple[str, ...] = ()  # PlatformIO lib_deps
+    # what `arduino-cli lib install` takes (the project README's install lines): "name", "name@version", or a git
+    # URL ending in #<ref> for a library the Library Manager does not hold
+    arduino: tuple[str, ...] = ()
+    platformio: tuple[str, ...] = ()  # PlatformIO lib_deps entries
 
 
 @dataclass(frozen=True)
@@ -63,8 +69,9 @@ class Runtime:
     # progress line while its sources are made (None: making them is quick and needs no line)
     progress_note: str | None = None
 
-    def sources(self, model: bytes, info, arena) -> RuntimeFiles:
-        """The runtime's files for `model` (its TfliteInfo `info`, its codegen.golden.ArenaMeasurement `arena`)."""
+    def sources(self, model: bytes, info, arena, board) -> RuntimeFiles:
+        """The runtime's files for `model` (its TfliteInfo `info`, its codegen.golden.ArenaMeasurement `arena`) on
+        `board` (a codegen.boards.Board: its libraries can differ in API)."""
         raise NotImplementedError
 
     def libraries(self, board) -> Libraries:
@@ -77,6 +84,10 @@ class Runtime:
 
     def memory_need(self, model: bytes, files: RuntimeFiles, arena) -> MemoryNeed:
         raise NotImplementedError
+
+    def unmeasured(self, files: RuntimeFiles, arena) -> Unmeasured:
+        """What the runtime adds beyond its C files, which the firmware measurement compiles (nothing: all C)."""
+        return Unmeasured()
 
     def report(self, files: RuntimeFiles) -> dict | None:
         return None
@@ -136,11 +147,20 @@ def aot_runtime(model: bytes) -> RuntimeFiles:
     return RuntimeFiles("aot", files, dict(report))
 
 
-def tflm_runtime(op_kinds: list[str], arena_bytes: int, arena_note: str) -> RuntimeFiles:
+def tflm_library(section: dict) -> str:
+    """"<Arduino library>@<version>" of a board profile's tflm section."""
+    return f"{section['arduino_library']}@{section['version']}"
+
+
+def tflm_runtime(op_kinds: list[str], arena_bytes: int, arena_note: str, section: dict) -> RuntimeFiles:
+    """The tflm runtime's source for the library a board profile's tflm `section` names, in that library's API."""
     from codegen.tflm import runtime_source
 
-    return RuntimeFiles("tflm", {"unikd_runtime_tflm.cc": runtime_source(op_kinds, arena_bytes, arena_note).encode()},
-                        {"arena_bytes": arena_bytes, "arena_note": arena_note})
+    library = tflm_library(section)
+    source = runtime_source(op_kinds, arena_bytes, arena_note, section["api"], library)
+    return RuntimeFiles("tflm", {"unikd_runtime_tflm.cc": source.encode()},
+                        {"arena_bytes": arena_bytes, "arena_note": arena_note, "library": library,
+                         "api": section["api"]})
 
 
 @_register
@@ -151,7 +171,7 @@ class AotRuntime(Runtime):
     report_key = "aot"
     progress_note = "generating the interpreter-free aot runtime"
 
-    def sources(self, model, info, arena):
+    def sources(self, model, info, arena, board):
         return aot_runtime(model)
 
     def memory_need(self, model, files, arena):
@@ -168,32 +188,72 @@ class AotRuntime(Runtime):
                 f"layer parameters {section.get('param_bytes', 0):,} B, {section.get('macs', 0):,} MACs per window."]
 
 
+# keys every tflm section has; a library comes from the PlatformIO registry (platformio_lib) or from git (git_url)
+TFLM_KEYS = ("arduino_library", "version", "header", "api")
+
+
 @_register
 class TflmRuntime(Runtime):
     """TFLM's MicroInterpreter over the model array (codegen.tflm), from the board's TFLM library."""
 
     name = "tflm"
 
-    def sources(self, model, info, arena):
+    def sources(self, model, info, arena, board):
         return tflm_runtime(info.op_kinds, arena.recommended_bytes,
-                            f"{arena.recorded_bytes} measured by TFLM on the host + margin ({arena.margin_rule})")
+                            f"{arena.recorded_bytes} measured by TFLM on the host + margin ({arena.margin_rule})",
+                            board.tflm)
 
     def memory_need(self, model, files, arena):
         return MemoryNeed(len(model), "the .tflite model", arena.recommended_bytes, "the TFLM tensor arena")
 
+    def unmeasured(self, files, arena):
+        # unikd_runtime_tflm.cc is C++ against the board's TFLM library, which is not here: its arena has a known
+        # size, and it reads the model array (which the linker would otherwise drop as unreferenced)
+        return Unmeasured(
+            keep=("unikd_model_tflite", "unikd_model_tflite_len"),
+            ram=(Part("g_arena (TFLM tensor arena)", files.report["arena_bytes"], "unikd_runtime_tflm.cc"),),
+            not_counted=(f"the TFLM interpreter and op resolver objects (g_interpreter_storage, g_resolver_storage in "
+                         f"unikd_runtime_tflm.cc), and the code and static data of {files.report['library']}: the "
+                         f"library is not available here",))
+
     def libraries(self, board):
-        t = board.tflm or {}
-        return Libraries(t.get("header"), tuple(filter(None, [t.get("arduino_library")])),
-                         tuple(filter(None, [t.get("platformio_lib")])))
+        # pinned to the version whose headers the generated runtime was written for (codegen.tflm.TFLM_APIS)
+        t = board.tflm
+        if t.get("git_url"):
+            pinned = f"{t['git_url']}#{t['version']}"
+            return Libraries(t["header"], (pinned,), (f"{t['arduino_library']}={pinned}",))
+        return Libraries(t["header"], (tflm_library(t),), (f"{t['platformio_lib']}@{t['version']}",))
 
     def describe(self, board, files):
         return (f"TFLM MicroInterpreter, arena {files.report.get('arena_bytes', 0)} bytes; needs the "
-                f"`{(board.tflm or {}).get('arduino_library')}` library")
+                f"`{tflm_library(board.tflm)}` library")
 
     def profile_problem(self, profile):
         # the firmware links the board's own TFLM library, named in the profile's tflm section
-        if not profile.get("tflm"):
+        t = profile.get("tflm")
+        if not t:
             return "lists runtime 'tflm' but has no 'tflm' library section"
+        if not isinstance(t, dict):
+            return f"'tflm' must be a mapping, got {t!r}"
+        missing = [k for k in TFLM_KEYS if not isinstance(t.get(k), str) or not t[k]]
+        if missing:
+            return (f"tflm section: {', '.join(missing)} must be given as text (keys: {', '.join(TFLM_KEYS)}, and "
+                    f"platformio_lib or git_url)")
+        unknown = sorted(set(t) - set(TFLM_KEYS) - {"platformio_lib", "git_url"})
+        if unknown:
+            return f"tflm section: unknown key(s) {', '.join(unknown)}"
+        if ("platformio_lib" in t) == ("git_url" in t):
+            return ("tflm section: give exactly one of platformio_lib (a PlatformIO registry name) or git_url (for a "
+                    "library no registry holds)")
+        from codegen.tflm import TFLM_APIS
+
+        if t["api"] not in TFLM_APIS:
+            return f"tflm section: api {t['api']!r} is not one of {', '.join(TFLM_APIS.names())} (codegen/tflm.py)"
+        api = TFLM_APIS.get(t["api"])
+        if tflm_library(t) not in api.verified_with:
+            return (f"tflm section: api {api.name!r} was read from the headers of {', '.join(api.verified_with)}, not "
+                    f"{tflm_library(t)}; read that version's headers (scripts/check_tflm_libraries.py) and add it "
+                    f"to an API in codegen/tflm.py")
         return None
 
 

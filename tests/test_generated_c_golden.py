@@ -1,6 +1,7 @@
 """Golden files for the generated C: the committed tiny model (tests/golden/tiny_student.tflite, made by
 scripts/make_golden_tflite.py) must give, byte for byte, the sources committed under tests/golden/generated/: the
-aot model source, header and report, the model C arrays, the metadata header and the tflm runtime with its resolver.
+aot model source, header and report, the model C arrays, the metadata header and the tflm runtime with its resolver,
+once per TFLM library API the board profiles use (tflm/<api>/).
 
 Any change to what the generators write shows up here as a unified diff. When the change is intended, rewrite the
 golden files with `UNIKD_UPDATE_GOLDEN=1 python3 -m pytest tests/test_generated_c_golden.py` and commit them with
@@ -42,9 +43,17 @@ def generated_sources(model: bytes) -> dict[str, bytes]:
     out["aot/report.json"] = (json.dumps(aot.report, indent=1, sort_keys=True) + "\n").encode()
     meta = metadata_for(model, info, GOLDEN_RUN, GOLDEN_FACTS, "aot")
     out.update({f"model/{name}": text.encode() for name, text in model_c_files(model, meta).items()})
-    tflm = tflm_runtime(info.op_kinds, TFLM_ARENA_BYTES, "fixed for the golden test")
-    out.update({f"tflm/{name}": data for name, data in tflm.files.items()})
+    for api, section in tflm_sections().items():
+        tflm = tflm_runtime(info.op_kinds, TFLM_ARENA_BYTES, "fixed for the golden test", section)
+        out.update({f"tflm/{api}/{name}": data for name, data in tflm.files.items()})
     return out
+
+
+def tflm_sections() -> dict[str, dict]:
+    """One board profile's tflm section per TFLM library API the profiles use (the runtime differs by API)."""
+    from codegen.boards import all_boards
+
+    return {b.tflm["api"]: b.tflm for b in sorted(all_boards(), key=lambda b: b.name) if b.tflm}
 
 
 def _expected() -> dict[str, bytes]:
@@ -98,7 +107,8 @@ def test_generated_c_matches_the_golden_files(model):
 def test_golden_files_cover_every_generator(model):
     names = set(_expected())
     assert {"aot/unikd_aot_model.c", "aot/unikd_aot_model.h", "aot/report.json", "model/unikd_model_data.c",
-            "model/unikd_model_data.h", "model/unikd_model_meta.h", "tflm/unikd_runtime_tflm.cc"} <= names
+            "model/unikd_model_data.h", "model/unikd_model_meta.h", "tflm/error_reporter/unikd_runtime_tflm.cc",
+            "tflm/no_error_reporter/unikd_runtime_tflm.cc"} <= names
     c = (EXPECTED_DIR / "aot" / "unikd_aot_model.c").read_text()
     assert "/* RESHAPE: shares storage */" in c and "unikd_aot_copy(" in c
 

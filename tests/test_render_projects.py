@@ -37,13 +37,23 @@ def model(student_tflite):
 
 @pytest.fixture(scope="module")
 def runtimes(model):
-    info = read_tflite(model)
-    return {"aot": aot_runtime(model), "tflm": tflm_runtime(info.op_kinds, ARENA, "test arena")}
+    """aot's sources, and tflm's for each board that has a TFLM library (their APIs differ)."""
+    ops = read_tflite(model).op_kinds
+    return {"aot": aot_runtime(model),
+            "tflm": {b.name: tflm_runtime(ops, ARENA, "test arena", b.tflm) for b in all_boards() if b.tflm}}
+
+
+def _runtime(runtimes, board, runtime):
+    if runtime != "tflm":
+        return runtimes[runtime]
+    # a board without a TFLM library gets another board's tflm sources: rendering must refuse them
+    return runtimes["tflm"].get(board, runtimes["tflm"]["esp32"])
 
 
 def _render(tmp_path, student_metadata, model, runtimes, board, runtime, sensor=None):
     meta = student_metadata(runtime=runtime)
-    summary = render_project(get_board(board), model, meta, runtimes[runtime], tmp_path, sensor=sensor)
+    files = _runtime(runtimes, board, runtime)
+    summary = render_project(get_board(board), model, meta, files, tmp_path, sensor=sensor)
     return meta, summary
 
 
@@ -69,7 +79,7 @@ def test_every_board_renders_completely(tmp_path, student_metadata, model, runti
         pio = b.platformio
         assert f"[env:{pio['env']}]" in ini and f"platform = {pio['platform']}" in ini
         assert f"board = {pio['board']}" in ini and "-ffp-contract=off" in ini
-        assert (b.tflm["platformio_lib"] in ini) == (runtime == "tflm")
+        assert ("TensorFlowLite" in ini) == (runtime == "tflm")
         projects.append(tmp_path / "platformio" / "src")
     if b.is_emulated:
         projects += [tmp_path / "make" / d for d in ("core", "model", "runtime")]
@@ -79,7 +89,7 @@ def test_every_board_renders_completely(tmp_path, student_metadata, model, runti
         names = {p.name for p in folder.parent.rglob("*") if p.is_file()} if b.is_emulated else \
             {p.name for p in folder.iterdir()}
         assert {"unikd_model_data.h", "unikd_model_data.c", "unikd_model_meta.h"} <= names
-        assert set(runtimes[runtime].files) - {"unikd_runtime_tflm.cc"} <= names
+        assert set(_runtime(runtimes, board, runtime).files) - {"unikd_runtime_tflm.cc"} <= names
     for folder in projects[:1] if not b.is_emulated else [tmp_path / "make" / "core"]:
         for name, data in core.items():
             assert (folder / name).read_bytes() == data  # verbatim
@@ -89,8 +99,9 @@ def test_every_board_renders_completely(tmp_path, student_metadata, model, runti
     assert b.description in readme and meta.model_sha256 in readme
 
 
-def test_tflm_runtime_registers_exactly_the_model_ops(runtimes, model):
-    src = runtimes["tflm"].files["unikd_runtime_tflm.cc"].decode()
+@pytest.mark.parametrize("board", ["esp32", "nano33ble"])
+def test_tflm_runtime_registers_exactly_the_model_ops(runtimes, board):
+    src = runtimes["tflm"][board].files["unikd_runtime_tflm.cc"].decode()
     assert "MicroMutableOpResolver<5>" in src
     assert re.findall(r"resolver->(Add\w+)\(\)", src) == ["AddConv2D", "AddPad", "AddMaxPool2D", "AddMean",
                                                           "AddFullyConnected"]
@@ -99,7 +110,59 @@ def test_tflm_runtime_registers_exactly_the_model_ops(runtimes, model):
 
 def test_tflm_refuses_ops_it_cannot_register():
     with pytest.raises(UnsupportedOpError, match="cannot register op\\(s\\) GELU, CUMSUM"):
-        tflm_runtime(["CONV_2D", "GELU", "CUMSUM"], ARENA, "x")
+        tflm_runtime(["CONV_2D", "GELU", "CUMSUM"], ARENA, "x", get_board("nano33ble").tflm)
+
+
+@pytest.mark.parametrize("board", ["esp32", "esp32s3"])
+def test_esp32_tflm_runtime_passes_the_error_reporter_its_library_requires(runtimes, board):
+    """TensorFlowLite_ESP32 1.0.0's MicroInterpreter(model, resolver, arena, size, ErrorReporter*, ...) has no
+    4-argument form (src/tensorflow/lite/micro/micro_interpreter.h:50-54 of its tag 1.0.0)."""
+    src = runtimes["tflm"][board].files["unikd_runtime_tflm.cc"].decode()
+    assert '#include "tensorflow/lite/micro/micro_error_reporter.h"' in src
+    assert "tflite::ErrorReporter *reporter = tflite::GetMicroErrorReporter();" in src
+    assert "Resolver(reporter)" in src
+    assert "tflite::MicroInterpreter(model, *resolver, g_arena, kArenaBytes, reporter);" in src
+    assert "TensorFlowLite_ESP32@1.0.0" in src
+
+
+def test_nano33ble_tflm_runtime_matches_tflite_micro_arduino_examples(runtimes):
+    """tflite-micro-arduino-examples at 7948b85: MicroInterpreter(model, resolver, arena, size, resource_variables =
+    nullptr, profiler = nullptr) and MicroMutableOpResolver() (an ErrorReporter* would not convert to either), and
+    no tensorflow/lite/micro/micro_error_reporter.h (it moved to tflite_bridge/)."""
+    src = runtimes["tflm"]["nano33ble"].files["unikd_runtime_tflm.cc"].decode()
+    assert "tflite::MicroInterpreter(model, *resolver, g_arena, kArenaBytes);" in src
+    assert "new (g_resolver_storage) Resolver();" in src
+    assert "ErrorReporter" not in src and "micro_error_reporter.h" not in src
+    assert "Arduino_TensorFlowLite@7948b85e020470a30a83bf00e10fc43b486bfcba" in src
+
+
+def test_tflm_refuses_an_op_the_boards_library_lacks():
+    """TensorFlowLite_ESP32 1.0.0's resolver has no AddSum; tflite-micro-arduino-examples' has (line 531)."""
+    ops = ["CONV_2D", "SUM", "FULLY_CONNECTED"]
+    with pytest.raises(UnsupportedOpError, match=r"cannot register op\(s\) SUM with TensorFlowLite_ESP32@1\.0\.0: "
+                                                 r"its MicroMutableOpResolver has no AddSum"):
+        tflm_runtime(ops, ARENA, "x", get_board("esp32").tflm)
+    src = tflm_runtime(ops, ARENA, "x", get_board("nano33ble").tflm).files["unikd_runtime_tflm.cc"].decode()
+    assert "resolver->AddSum()" in src
+
+
+NANO_TFLM = "https://github.com/tensorflow/tflite-micro-arduino-examples.git#7948b85e020470a30a83bf00e10fc43b486bfcba"
+
+
+@pytest.mark.parametrize("board, pio_dep, install", [
+    ("esp32", "tanakamasayuki/TensorFlowLite_ESP32@1.0.0", 'arduino-cli lib install "TensorFlowLite_ESP32@1.0.0"'),
+    ("esp32s3", "tanakamasayuki/TensorFlowLite_ESP32@1.0.0", 'arduino-cli lib install "TensorFlowLite_ESP32@1.0.0"'),
+    ("nano33ble", f"Arduino_TensorFlowLite={NANO_TFLM}", f"arduino-cli lib install --git-url {NANO_TFLM}"),
+])
+def test_tflm_library_version_is_pinned(tmp_path, student_metadata, model, runtimes, board, pio_dep, install):
+    """The generated project installs exactly the library version the runtime was written for."""
+    _render(tmp_path, student_metadata, model, runtimes, board, "tflm")
+    deps = (tmp_path / "platformio" / "platformio.ini").read_text().split("lib_deps =")[1].split()
+    assert pio_dep in deps
+    readme = (tmp_path / "README.md").read_text()
+    assert any(line.strip() == install for line in readme.splitlines()), readme
+    if "--git-url" in install:  # arduino-cli takes a git URL only with unsafe installs enabled
+        assert "arduino-cli config set library.enable_unsafe_install true" in readme
 
 
 def test_emulated_board_refuses_tflm(tmp_path, student_metadata, model, runtimes):

@@ -39,7 +39,7 @@ class Board:
     flash_tools: tuple[str, ...]
     arduino: dict | None = None  # fqbn, core
     platformio: dict | None = None  # env, platform, board, framework
-    tflm: dict | None = None  # arduino_library, platformio_lib, header
+    tflm: dict | None = None  # arduino_library, version, platformio_lib or git_url, header, api (codegen.runtimes)
     sensor_options: dict = field(default_factory=dict)
     esptool_chip: str | None = None
     # where the sketch keeps the wearer's calibration across resets: "preferences" (ESP32 NVS) or "none"

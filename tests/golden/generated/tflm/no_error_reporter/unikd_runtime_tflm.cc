@@ -2,7 +2,8 @@
 // The unikd runtime interface (unikd_runtime.h) on TFLM's MicroInterpreter.
 // Ops registered (exactly the model's): CONV_2D, PAD, MAX_POOL_2D, RESHAPE, MEAN, FULLY_CONNECTED.
 // Arena: 2048 bytes = fixed for the golden test.
-// Needs TFLM (current API: MicroInterpreter(model, resolver, arena, size)) from the board's TFLM library.
+// Written for Arduino_TensorFlowLite@7948b85e020470a30a83bf00e10fc43b486bfcba (codegen.tflm API "no_error_reporter": MicroInterpreter(model, resolver, arena, size)).
+// TFLM's own log lines (DebugLog) go to the board's serial port as text between protocol frames; the host skips them.
 #include <new>
 #include <string.h>
 
@@ -37,8 +38,8 @@ extern "C" int unikd_runtime_init(void) {
   if (resolver->AddReshape() != kTfLiteOk) return 2;
   if (resolver->AddMean() != kTfLiteOk) return 2;
   if (resolver->AddFullyConnected() != kTfLiteOk) return 2;
-  tflite::MicroInterpreter *interp =
-      new (g_interpreter_storage) tflite::MicroInterpreter(model, *resolver, g_arena, kArenaBytes);
+  tflite::MicroInterpreter *interp = new (g_interpreter_storage)
+      tflite::MicroInterpreter(model, *resolver, g_arena, kArenaBytes);
   if (interp->AllocateTensors() != kTfLiteOk) return 3;
   const TfLiteTensor *in = interp->input(0);
   const TfLiteTensor *out = interp->output(0);
