@@ -19,6 +19,12 @@
 
 #define UNIKD_SAMPLE_RATE_HZ 50.0f
 
+/* On-device calibration (codegen/calibration.py): warm-up and refresh in samples, statistics frozen after
+ * MAX_SAMPLES. */
+#define UNIKD_CALIB_WARMUP 9000u
+#define UNIKD_CALIB_REFRESH 8u
+#define UNIKD_CALIB_MAX_SAMPLES 262144u
+
 #define UNIKD_NORM_MEAN_INIT { 0.125f, -0.5f, 0.75f }
 #define UNIKD_NORM_INV_STD_INIT { 2.0f, 1.5f, 0.25f }
 
