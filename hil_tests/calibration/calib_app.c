@@ -44,3 +44,8 @@ int unikd_app_push_sample(const float *sample)
     (void)sample;
     return 0;
 }
+
+int unikd_app_poll(void)
+{
+    return 0; /* no sensor in the calibration image */
+}

@@ -10,8 +10,6 @@
 #include <stdint.h>
 
 #include "unikd_app.h"
-#include "unikd_model_meta.h"
-#include "unikd_protocol.h"
 #include "unikd_port.h"
 #include "unikd_rx.h"
 #include "sim_imu.h"
@@ -134,13 +132,7 @@ int main(void)
     SYST_CSR = 0x7u; /* enable, interrupt on wrap, core clock */
     NVIC_ISER0 = (1u << IRQ_UART0_RX) | (1u << IRQ_TIMER0);
 
-    if (qemu_sim_imu_start()) { /* a test image with the simulated IMU: model channel c takes quantity c % 9 */
-        uint8_t source[UNIKD_CHANNELS];
-        int c;
-        for (c = 0; c < UNIKD_CHANNELS; c++)
-            source[c] = (uint8_t)(c % 9);
-        unikd_app_sensor_begin(UNIKD_SENSOR_OK, source, 0.3f);
-    }
+    qemu_sim_imu_start(); /* test images only (sim_imu.c): the simulated IMU, announced to the app as a sensor */
     unikd_app_init();
     for (;;) {
         unikd_app_poll(); /* readings in the sample ring (none without a sensor): windows, health, idle host */

@@ -6,7 +6,9 @@
 #include "sim_imu.h"
 
 #if UNIKD_QEMU_SIM_IMU
+#include "unikd_app.h"
 #include "unikd_model_meta.h"
+#include "unikd_protocol.h"
 #include "unikd_sampler.h"
 
 #define TIMER1_BASE 0x40001000u
@@ -34,6 +36,11 @@ void TIMER1_Handler(void)
 
 int qemu_sim_imu_start(void)
 {
+    uint8_t source[UNIKD_CHANNELS]; /* model channel c takes front-end quantity c % 9 */
+    int c;
+    for (c = 0; c < UNIKD_CHANNELS; c++)
+        source[c] = (uint8_t)(c % 9);
+    unikd_app_sensor_begin(UNIKD_SENSOR_OK, source, 0.3f);
     TIMER1_CTRL = 0;
     TIMER1_RELOAD = (uint32_t)(CORE_HZ / UNIKD_SAMPLE_RATE_HZ);
     TIMER1_INTCLEAR = 1u;
