@@ -356,3 +356,18 @@ def test_client_reports_a_short_hello_or_result_from_the_device():
     client.hello = HELLO  # 6 classes: two outputs are missing
     with pytest.raises(P.PayloadError, match=r"^RESULT payload of 8 bytes: expected 12 bytes"):
         client.infer_window(np.zeros((HELLO.window, HELLO.channels), np.int8))
+
+
+def test_docs_state_the_samples_a_request_holds_as_the_client_computes_it():
+    """docs/protocol.md states how many samples one SAMPLES request holds (56 for 9 channels, 170 for 3); the client
+    derives the same from the hello's max_payload, so neither can drift from the other."""
+    from unikd_mcu.hil.client import HilClient
+
+    doc = (ROOT / "docs" / "protocol.md").read_text()
+    client = HilClient(None)
+    client.hello = HELLO
+    most = {c: client._samples_per_request(c) for c in (9, 3)}
+    assert most == {9: 56, 3: 170}
+    assert f"{most[9]} samples for the 9-channel UCI-HAR models ({4 + most[9] * 36:,} bytes), {most[3]}" in doc
+    assert len(P.Samples(0, np.zeros((most[9], 9), np.float32)).pack()) <= P.MAX_PAYLOAD
+    assert len(P.Samples(0, np.zeros((most[9] + 1, 9), np.float32)).pack()) > P.MAX_PAYLOAD
