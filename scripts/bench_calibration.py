@@ -14,6 +14,7 @@ scored, and its int8 outputs are checked against the host re-computation window 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -30,14 +31,21 @@ def _score(y, p, k):
     return 100.0 * macro_f1(y, p, k)
 
 
+@functools.lru_cache(maxsize=None)
+def _deployed(build: Path):
+    """The build and its run's data, loaded once per worker process (not once per subject)."""
+    from unikd_mcu.hil.report import load_deployed
+
+    return load_deployed(build)
+
+
 def host_subject(build: Path, subject: int, warmup: int | None = None) -> dict:
     from dataclasses import replace
 
     from codegen.golden import GoldenModel
-    from unikd_mcu.hil.report import load_deployed
     from unikd_mcu.hil.wearers import host_windows, own_normaliser, subject_stream
 
-    dep = load_deployed(build)
+    dep = _deployed(build)
     m = dep.metadata if warmup is None else replace(dep.metadata, calib_warmup=warmup)
     ws = dep.data.windows
     stream = subject_stream(ws, subject, m.window, m.stride)

@@ -138,18 +138,17 @@ int main(void)
         unikd_app_poll(); /* readings in the sample ring (none without a sensor): windows, health, idle host */
         int byte_waiting = (UART_STATE & UART_STATE_RX_FULL) != 0;
         uint32_t now = unikd_port_timer();
-        /* The silence up to now first, also when a byte is waiting: on a loaded host the emulator may run the core
-         * only once the next byte is there, after the gap but before TIMER0's wake-up, and that byte must not
-         * complete the partial frame the gap gave up. */
-        unikd_rx_poll(now); /* the core drops a partial frame once more than UNIKD_RX_GAP_TICKS have passed */
         if (gap_pending && now - last_byte > UNIKD_RX_GAP_TICKS)
-            gap_pending = 0; /* the poll above has seen the whole gap */
+            gap_pending = 0; /* the core has seen (below, or in unikd_rx_byte) the whole gap */
         if (byte_waiting) {
+            /* a byte that comes after the gap (the emulator may run the core only once it is there, before
+             * TIMER0's wake-up) cannot complete the frame the gap gave up: unikd_rx_byte checks the gap first */
             unikd_rx_byte((uint8_t)UART_DATA, now);
             last_byte = now;
             gap_pending = 1;
             continue;
         }
+        unikd_rx_poll(now); /* the core drops a partial frame once more than UNIKD_RX_GAP_TICKS have passed */
         /* wake at the first tick the core counts as past the gap (now - last_byte > UNIKD_RX_GAP_TICKS) */
         idle(gap_pending ? UNIKD_RX_GAP_TICKS + 1u - (now - last_byte) : 0u);
     }
